@@ -1,0 +1,60 @@
+# The verbs people type. `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTO_OUT := services
+PROTOS := $(shell find proto -name '*.proto' | sort)
+
+.PHONY: help install demo demo-synthetic test test-fast lint proto proto-check bench clean
+
+help:
+	@echo "make demo | test | lint | proto | proto-check | bench | clean"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m silobridge_cli.main demo
+
+demo-synthetic: $(STAMP)
+	$(PY) -m silobridge_cli.main demo --config deploy/demo/synthetic.yaml
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check services tests
+	$(VENV)/bin/ruff format --check services tests
+	$(VENV)/bin/mypy services
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/buf lint
+
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(PROTO_OUT) --pyi_out=$(PROTO_OUT) $(PROTOS)
+
+proto-check: $(STAMP)
+	$(VENV)/bin/buf lint
+	@tmp=$$(mktemp -d); \
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$$tmp --pyi_out=$$tmp $(PROTOS) && \
+	for f in $$(cd $$tmp && find . -name '*_pb2.py*'); do \
+	  cmp -s $$tmp/$$f $(PROTO_OUT)/$$f || { echo "stale generated code: $(PROTO_OUT)/$$f (run make proto)"; rm -rf $$tmp; exit 1; }; \
+	done; \
+	for f in $$(cd $(PROTO_OUT) && find . -path '*/v1/*_pb2.py*'); do \
+	  [ -f $$tmp/$$f ] || { echo "generated file without a proto: $(PROTO_OUT)/$$f"; rm -rf $$tmp; exit 1; }; \
+	done; \
+	rm -rf $$tmp; echo "generated protobuf code is up to date"
+
+bench: $(STAMP)
+	$(PY) -m silobridge.bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info bench-results demo-results .silobridge

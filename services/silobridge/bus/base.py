@@ -1,0 +1,158 @@
+"""The bus contract every backend implements (memory, RabbitMQ, Pulsar).
+
+Topics are dot-separated words (``fed.<session>.<name>.<tag>``). A subscription names a
+*group*: every message whose topic matches the group's pattern is kept for the group until one
+of its consumers acknowledges it (competing consumers within a group, a copy per group).
+Patterns use AMQP topic syntax: ``*`` matches one word, ``#`` zero or more.
+
+Delivery is at-least-once. A handler that returns acknowledges the message. A handler that
+raises :class:`~silobridge.errors.RetryableError` (or an unexpected exception) gets the message
+again, up to ``max_deliveries``; after that, or at once for a
+:class:`~silobridge.errors.PermanentError`, the message goes to the group's dead-letter queue.
+Handlers must be idempotent on ``Message.message_id`` (see :mod:`silobridge.bus.dedup`).
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from silobridge.errors import Disposition, InvalidInput, PermanentError
+
+DEFAULT_MAX_DELIVERIES = 5
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+_WORD = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    body: bytes
+    message_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    redelivered: bool = False
+    delivery_count: int = 1
+
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+class Subscription(abc.ABC):
+    @abc.abstractmethod
+    async def cancel(self) -> None:
+        """Stop consuming; unacknowledged messages go back to the group."""
+
+
+class Bus(abc.ABC):
+    """Publish/subscribe with explicit ack. Use as ``async with create_bus(url) as bus``."""
+
+    url: str
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def publish(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Publish and wait until the broker has taken responsibility. Returns the message id."""
+
+    @abc.abstractmethod
+    async def declare_group(self, pattern: str, group: str, *, durable: bool = True) -> None:
+        """Create the group now so that messages published before any consumer are kept."""
+
+    @abc.abstractmethod
+    async def subscribe(
+        self,
+        pattern: str,
+        handler: Handler,
+        *,
+        group: str,
+        durable: bool = True,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        prefetch: int = 16,
+    ) -> Subscription:
+        """Consume the group's messages with ``handler``; declares the group if needed."""
+
+    @abc.abstractmethod
+    async def delete_group(self, group: str) -> None:
+        """Drop the group and whatever it still holds (end of a federation session)."""
+
+    @abc.abstractmethod
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[Message]:
+        """Messages the group gave up on, oldest first, removed from the dead-letter queue."""
+
+    async def __aenter__(self) -> Bus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_topic(topic: str) -> str:
+    words = topic.split(".")
+    if not topic or not all(_WORD.match(w) for w in words):
+        raise InvalidInput(f"invalid topic {topic!r}: dot-separated words of [A-Za-z0-9_-]")
+    return topic
+
+
+def check_pattern(pattern: str) -> str:
+    words = pattern.split(".")
+    if not pattern or not all(w in ("*", "#") or _WORD.match(w) for w in words):
+        raise InvalidInput(f"invalid topic pattern {pattern!r}")
+    return pattern
+
+
+def check_word(value: str, what: str) -> str:
+    if not _WORD.match(value):
+        raise InvalidInput(f"invalid {what} {value!r}: use [A-Za-z0-9_-]")
+    return value
+
+
+def check_size(body: bytes, limit: int = MAX_MESSAGE_BYTES) -> None:
+    if len(body) > limit:
+        from silobridge.errors import PayloadTooLarge
+
+        raise PayloadTooLarge(f"message of {len(body)} bytes exceeds the bus limit of {limit} bytes")
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` zero or more words."""
+    return _match(pattern.split("."), topic.split("."))
+
+
+def _match(p: list[str], t: list[str]) -> bool:
+    if not p:
+        return not t
+    head = p[0]
+    if head == "#":
+        return any(_match(p[1:], t[i:]) for i in range(len(t) + 1))
+    if not t:
+        return False
+    return (head == "*" or head == t[0]) and _match(p[1:], t[1:])
+
+
+def settle(exc: BaseException | None, delivery_count: int, max_deliveries: int) -> Disposition:
+    """The one place that decides ack / requeue / dead-letter for every backend."""
+    if exc is None:
+        return Disposition.ACK
+    if isinstance(exc, PermanentError) or delivery_count >= max_deliveries:
+        return Disposition.DEAD_LETTER
+    return Disposition.REQUEUE

@@ -1,0 +1,167 @@
+"""In-process bus with the same semantics as the brokers: bytes only, groups, ack, dead letters.
+
+One ``MemoryBus`` object is one broker; several services of a single-process party share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from silobridge.bus.base import (
+    DEFAULT_MAX_DELIVERIES,
+    Bus,
+    Handler,
+    Message,
+    Subscription,
+    check_pattern,
+    check_size,
+    check_topic,
+    check_word,
+    new_message_id,
+    settle,
+    topic_matches,
+)
+from silobridge.errors import Disposition, NotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Group:
+    pattern: str
+    durable: bool
+    queue: deque[Message] = field(default_factory=deque)
+    dead: deque[Message] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    consumers: int = 0
+
+
+class _MemorySubscription(Subscription):
+    def __init__(self, bus: MemoryBus, group: str, task: asyncio.Task[None]) -> None:
+        self._bus, self._group, self._task = bus, group, task
+
+    async def cancel(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._bus._consumer_gone(self._group)
+
+
+class MemoryBus(Bus):
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._groups: dict[str, _Group] = {}
+        self._subs: list[_MemorySubscription] = []
+        self._closed = False
+
+    async def start(self) -> None:
+        self._closed = False
+
+    async def close(self) -> None:
+        self._closed = True
+        subs, self._subs = self._subs, []
+        for sub in subs:
+            await sub.cancel()
+
+    async def publish(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        check_topic(topic)
+        check_size(body)
+        mid = message_id or new_message_id()
+        # Copy everything: nothing passes by reference, as with a real broker.
+        msg = Message(topic=topic, body=bytes(body), message_id=mid, headers=dict(headers or {}))
+        for group in self._groups.values():
+            if topic_matches(group.pattern, topic):
+                group.queue.append(msg)
+                group.wakeup.set()
+        await asyncio.sleep(0)
+        return mid
+
+    async def declare_group(self, pattern: str, group: str, *, durable: bool = True) -> None:
+        check_pattern(pattern)
+        check_word(group.replace(".", "_"), "group")
+        existing = self._groups.get(group)
+        if existing is None:
+            self._groups[group] = _Group(pattern=pattern, durable=durable)
+        elif existing.pattern != pattern:
+            raise ValueError(f"group {group!r} already bound to {existing.pattern!r}, not {pattern!r}")
+
+    async def subscribe(
+        self,
+        pattern: str,
+        handler: Handler,
+        *,
+        group: str,
+        durable: bool = True,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        prefetch: int = 16,
+    ) -> Subscription:
+        await self.declare_group(pattern, group, durable=durable)
+        g = self._groups[group]
+        g.consumers += 1
+        task = asyncio.get_running_loop().create_task(
+            self._consume(g, handler, max_deliveries), name=f"bus-consumer-{group}"
+        )
+        sub = _MemorySubscription(self, group, task)
+        self._subs.append(sub)
+        return sub
+
+    async def _consume(self, g: _Group, handler: Handler, max_deliveries: int) -> None:
+        while True:
+            if not g.queue:
+                g.wakeup.clear()
+                await g.wakeup.wait()
+                continue
+            msg = g.queue.popleft()
+            try:
+                await handler(msg)
+            except asyncio.CancelledError:
+                g.queue.appendleft(replace(msg, redelivered=True, delivery_count=msg.delivery_count + 1))
+                g.wakeup.set()
+                raise
+            except Exception as exc:  # the handler's failure decides the disposition
+                disposition = settle(exc, msg.delivery_count, max_deliveries)
+                log.warning(
+                    "handler failed on %s (delivery %d): %s -> %s",
+                    msg.topic,
+                    msg.delivery_count,
+                    exc,
+                    disposition.value,
+                )
+                if disposition is Disposition.REQUEUE:
+                    g.queue.append(replace(msg, redelivered=True, delivery_count=msg.delivery_count + 1))
+                    g.wakeup.set()
+                else:
+                    g.dead.append(msg)
+            await asyncio.sleep(0)
+
+    def _consumer_gone(self, group: str) -> None:
+        g = self._groups.get(group)
+        if g is None:
+            return
+        g.consumers -= 1
+        if g.consumers <= 0 and not g.durable:
+            self._groups.pop(group, None)
+
+    async def delete_group(self, group: str) -> None:
+        self._groups.pop(group, None)
+
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[Message]:
+        g = self._groups.get(group)
+        if g is None:
+            raise NotFound(f"no group {group!r}")
+        out: list[Message] = []
+        while g.dead and len(out) < limit:
+            out.append(g.dead.popleft())
+        return out

@@ -1,0 +1,111 @@
+"""What every service process shares: lifecycle, signals, exit codes, bus + metrics wiring.
+
+A service implements :class:`Service`. ``run_service`` starts it with its HTTP face
+(/healthz, /readyz, /metrics), waits for SIGTERM/SIGINT, then stops taking work, drains and
+closes, and returns an :class:`ExitCode`.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+import logging
+import signal
+from collections.abc import Callable, Sequence
+
+from starlette.routing import BaseRoute
+
+from silobridge.bus.base import Bus
+from silobridge.bus.factory import create_bus
+from silobridge.config import CommonSettings, SettingsError
+from silobridge.observability.http import HttpServer, make_app
+from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0  # stopped by SIGTERM/SIGINT after draining
+    CRASHED = 1  # unexpected error while running
+    BAD_SETTINGS = 2  # a SILOBRIDGE_* variable is invalid (the message names it)
+    STARTUP_FAILED = 3  # could not reach the bus/DB or bind a port
+
+
+class Service(abc.ABC):
+    """One silobridge service. ``start`` begins taking work; ``stop`` drains and releases."""
+
+    name: str = "service"
+
+    def __init__(self, settings: CommonSettings, bus: Bus, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.metrics = metrics
+        self._ready = False
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    def ready(self) -> bool:
+        return self._ready
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Extra HTTP routes beside /healthz, /readyz, /metrics."""
+        return ()
+
+
+def instrumented_bus(settings: CommonSettings, metrics: ServiceMetrics) -> Bus:
+    return InstrumentedBus(create_bus(settings.bus_url, prefix=settings.prefix), metrics)
+
+
+async def run_service(service: Service, *, stop_event: asyncio.Event | None = None) -> ExitCode:
+    """Run until SIGTERM/SIGINT (or ``stop_event``), then shut down cleanly."""
+    stop = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    s = service.settings
+    http = HttpServer(make_app(service.name, service.metrics.registry, service.ready, service.routes()), s.http_host, s.http_port)
+    try:
+        await service.bus.start()
+        await service.start()
+        await http.start()
+    except Exception:
+        log.exception("%s failed to start", service.name)
+        await _quiet_stop(service, http)
+        return ExitCode.STARTUP_FAILED
+    service.metrics.up.labels(service.metrics.service, service.metrics.party).set(1)
+    log.info("%s ready", service.name, extra={"event": "ready", "size": http.port})
+    await stop.wait()
+    log.info("%s stopping", service.name, extra={"event": "stopping"})
+    service.metrics.up.labels(service.metrics.service, service.metrics.party).set(0)
+    await _quiet_stop(service, http)
+    return ExitCode.OK
+
+
+async def _quiet_stop(service: Service, http: HttpServer) -> None:
+    for step in (service.stop, http.stop, service.bus.close):
+        try:
+            await step()
+        except Exception:
+            log.exception("error while stopping %s", service.name)
+
+
+def main_entry(build: Callable[[], Service]) -> int:
+    """Body of every ``__main__.main``: build from settings, run, map failures to exit codes."""
+    try:
+        service = build()
+    except SettingsError as exc:
+        print(f"error: {exc}")
+        return ExitCode.BAD_SETTINGS
+    try:
+        return int(asyncio.run(run_service(service)))
+    except Exception:
+        log.exception("service crashed")
+        return ExitCode.CRASHED

@@ -1,0 +1,164 @@
+"""A party-local table: ids, a float feature matrix and an optional label. Never leaves its party.
+
+Stored as ``.npz`` with ``allow_pickle=False``; uploaded as CSV (parsed here, with errors that
+name the column and row).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from silobridge.errors import InvalidInput
+
+MAX_CSV_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Table:
+    ids: np.ndarray
+    features: np.ndarray
+    feature_names: list[str]
+    label: np.ndarray | None = None
+    id_name: str = "id"
+    label_name: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.ids).astype(str)
+        self.features = np.asarray(self.features, dtype=np.float64).reshape(len(self.ids), -1)
+        if self.features.shape[1] != len(self.feature_names):
+            raise InvalidInput(
+                f"table has {self.features.shape[1]} feature columns but {len(self.feature_names)} names"
+            )
+        if self.label is not None:
+            self.label = np.asarray(self.label, dtype=np.float64)
+            if self.label.shape != (len(self.ids),):
+                raise InvalidInput("label column length differs from the number of rows")
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    def take(self, index: np.ndarray | list[int]) -> Table:
+        idx = np.asarray(index, dtype=np.int64)
+        return Table(
+            ids=self.ids[idx],
+            features=self.features[idx],
+            feature_names=list(self.feature_names),
+            label=None if self.label is None else self.label[idx],
+            id_name=self.id_name,
+            label_name=self.label_name,
+            meta=dict(self.meta),
+        )
+
+    def split(self, parts: int) -> list[Table]:
+        bounds = np.linspace(0, self.rows, max(1, parts) + 1).astype(int)
+        return [self.take(np.arange(bounds[i], bounds[i + 1])) for i in range(len(bounds) - 1)]
+
+    @staticmethod
+    def concat(parts: list[Table]) -> Table:
+        if not parts:
+            raise InvalidInput("cannot concatenate zero table partitions")
+        first = parts[0]
+        labels = [p.label for p in parts]
+        return Table(
+            ids=np.concatenate([p.ids for p in parts]),
+            features=np.concatenate([p.features for p in parts]),
+            feature_names=list(first.feature_names),
+            label=None if any(lab is None for lab in labels) else np.concatenate(labels),  # type: ignore[arg-type]
+            id_name=first.id_name,
+            label_name=first.label_name,
+            meta=dict(first.meta),
+        )
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        arrays: dict[str, np.ndarray] = {
+            "ids": self.ids.astype(str),
+            "features": self.features,
+            "feature_names": np.asarray(self.feature_names, dtype=str),
+            "names": np.asarray([self.id_name, self.label_name], dtype=str),
+        }
+        if self.label is not None:
+            arrays["label"] = self.label
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+        tmp.replace(path)
+
+    @staticmethod
+    def load(path: Path) -> Table:
+        with np.load(path, allow_pickle=False) as z:
+            names = [str(x) for x in z["names"]]
+            return Table(
+                ids=z["ids"],
+                features=z["features"],
+                feature_names=[str(x) for x in z["feature_names"]],
+                label=z["label"] if "label" in z.files else None,
+                id_name=names[0],
+                label_name=names[1],
+            )
+
+    @staticmethod
+    def from_csv(data: bytes, *, id_column: str, label_column: str = "") -> Table:
+        """Parse an uploaded CSV: one id column, an optional label, every other column numeric."""
+        if len(data) > MAX_CSV_BYTES:
+            raise InvalidInput(f"CSV of {len(data)} bytes exceeds the upload limit of {MAX_CSV_BYTES} bytes")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"CSV is not UTF-8 (byte {exc.start})") from None
+        reader = csv.reader(io.StringIO(text))
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise InvalidInput("CSV is empty: no header row") from None
+        if len(set(header)) != len(header):
+            raise InvalidInput("CSV header has duplicate column names")
+        if id_column not in header:
+            raise InvalidInput(f"id column {id_column!r} not found in CSV header {header}")
+        if label_column and label_column not in header:
+            raise InvalidInput(f"label column {label_column!r} not found in CSV header {header}")
+        id_i = header.index(id_column)
+        label_i = header.index(label_column) if label_column else -1
+        feat_cols = [i for i in range(len(header)) if i not in (id_i, label_i)]
+        ids: list[str] = []
+        rows: list[list[float]] = []
+        labels: list[float] = []
+        for line_no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise InvalidInput(f"CSV line {line_no} has {len(row)} fields, the header has {len(header)}")
+            ids.append(row[id_i].strip())
+            rows.append([_number(row[i], header[i], line_no) for i in feat_cols])
+            if label_i >= 0:
+                labels.append(_number(row[label_i], header[label_i], line_no))
+        if not ids:
+            raise InvalidInput("CSV has a header but no rows")
+        if len(set(ids)) != len(ids):
+            raise InvalidInput(f"id column {id_column!r} has duplicate values")
+        return Table(
+            ids=np.asarray(ids, dtype=str),
+            features=np.asarray(rows, dtype=np.float64).reshape(len(ids), len(feat_cols)),
+            feature_names=[header[i] for i in feat_cols],
+            label=np.asarray(labels, dtype=np.float64) if label_i >= 0 else None,
+            id_name=id_column,
+            label_name=label_column,
+        )
+
+
+def _number(text: str, column: str, line_no: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInput(f"column {column!r} is not numeric: {text[:32]!r} on CSV line {line_no}") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"column {column!r} has a non-finite value on CSV line {line_no}")
+    return value

@@ -1,0 +1,33 @@
+"""Bus topic names inside one party. Topics are named by purpose; see ARCHITECTURE.md §3."""
+
+from __future__ import annotations
+
+from silobridge.bus.base import check_word
+
+ROUTER_OUTBOUND = "router.outbound"  # Envelope bytes to send to another party
+FLOW_CONTROL = "flow.control"  # inbound ControlMessage envelopes from peers' flows
+FLOW_EVENTS = "flow.events"  # TaskEvent from node-managers
+CLUSTER_RPC = "cluster.rpc"  # ClusterRequest -> ClusterReply
+CLUSTER_EVENTS = "cluster.events"  # ClusterEvent
+
+
+def node_cmd(node_id: str) -> str:
+    """NodeCommand for one node-manager (RunTask, StoreTable, ...)."""
+    return f"node.{check_word(node_id, 'node id')}.cmd"
+
+
+def session_id(job_id: str, task_name: str, attempt: int) -> str:
+    """The federation session of one task run: ``<job_id>.<task_name>.<attempt>``."""
+    return f"{check_word(job_id, 'job id')}.{check_word(task_name, 'task name')}.{int(attempt)}"
+
+
+def fed_topic(session: str, name: str, tag: str) -> str:
+    return f"fed.{session}.{check_word(name, 'variable name')}.{check_word(tag, 'tag')}"
+
+
+def fed_pattern(session: str) -> str:
+    return f"fed.{session}.#"
+
+
+def fed_group(session: str) -> str:
+    return "fed-" + session.replace(".", "-")

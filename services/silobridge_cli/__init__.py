@@ -1,0 +1,1 @@
+"""The ``silobridge`` command line: pki, job, data, party (single-process), demo, cluster."""

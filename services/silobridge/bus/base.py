@@ -24,6 +24,9 @@ from silobridge.errors import Disposition, InvalidInput, PermanentError
 
 DEFAULT_MAX_DELIVERIES = 5
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# AMQP short strings (routing keys, queue names, message ids) hold at most 255 bytes; the same
+# limit applies to every backend so that code tested on memory:// works on a broker.
+MAX_NAME_BYTES = 255
 
 _WORD = re.compile(r"^[A-Za-z0-9_\-]+$")
 
@@ -106,18 +109,45 @@ def new_message_id() -> str:
     return uuid.uuid4().hex
 
 
+def _check_length(value: str, what: str) -> None:
+    if len(value.encode()) > MAX_NAME_BYTES:
+        raise InvalidInput(
+            f"{what} {value[:40]!r}... is {len(value.encode())} bytes long; the limit is {MAX_NAME_BYTES}"
+        )
+
+
 def check_topic(topic: str) -> str:
     words = topic.split(".")
     if not topic or not all(_WORD.match(w) for w in words):
         raise InvalidInput(f"invalid topic {topic!r}: dot-separated words of [A-Za-z0-9_-]")
+    _check_length(topic, "topic")
     return topic
 
 
 def check_pattern(pattern: str) -> str:
     words = pattern.split(".")
     if not pattern or not all(w in ("*", "#") or _WORD.match(w) for w in words):
-        raise InvalidInput(f"invalid topic pattern {pattern!r}")
+        raise InvalidInput(
+            f"invalid topic pattern {pattern!r}: dot-separated words of [A-Za-z0-9_-], "
+            "'*' (one word) or '#' (zero or more words)"
+        )
+    _check_length(pattern, "topic pattern")
     return pattern
+
+
+def check_group(group: str) -> str:
+    """Group names become queue/subscription names: words of [A-Za-z0-9_-], dots allowed."""
+    if not group or not _WORD.match(group.replace(".", "_")):
+        raise InvalidInput(f"invalid group {group!r}: use [A-Za-z0-9_-] and dots")
+    _check_length(group, "group")
+    return group
+
+
+def check_message_id(message_id: str) -> str:
+    if not message_id:
+        raise InvalidInput("empty message id")
+    _check_length(message_id, "message id")
+    return message_id
 
 
 def check_word(value: str, what: str) -> str:
@@ -136,6 +166,27 @@ def check_size(body: bytes, limit: int = MAX_MESSAGE_BYTES) -> None:
 def topic_matches(pattern: str, topic: str) -> bool:
     """AMQP topic matching: ``*`` is one word, ``#`` zero or more words."""
     return _match(pattern.split("."), topic.split("."))
+
+
+def pattern_to_regex(pattern: str) -> str:
+    """The same matching as :func:`topic_matches`, as a regex over the whole topic (for brokers
+    such as Pulsar that select topics by regex). Anchor it yourself (``re.fullmatch``)."""
+    words: list[str] = []
+    for word in check_pattern(pattern).split("."):
+        if not (word == "#" and words and words[-1] == "#"):  # "#.#" is "#"
+            words.append(word)
+    out = ""
+    for i, word in enumerate(words):
+        if word == "#":
+            if i == 0:
+                out += r"(?:[^.]+\.)*" if len(words) > 1 else r"[^.]+(?:\.[^.]+)*"
+            else:
+                out += r"(?:\.[^.]+)*"
+            continue
+        if i > 0 and not (i == 1 and words[0] == "#"):
+            out += r"\."
+        out += r"[^.]+" if word == "*" else re.escape(word)
+    return out
 
 
 def _match(p: list[str], t: list[str]) -> bool:

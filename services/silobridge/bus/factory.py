@@ -28,7 +28,9 @@ def create_bus(url: str, *, prefix: str = "silobridge") -> Bus:
         from silobridge.bus.pulsar import PulsarBus
 
         return PulsarBus(url, prefix=prefix)
-    raise InvalidInput(f"unsupported bus URL scheme in {url.split('://')[0]!r}: use memory://, amqp:// or pulsar://")
+    raise InvalidInput(
+        f"unsupported bus URL scheme in {url.split('://')[0]!r}: use memory://, amqp:// or pulsar://"
+    )
 
 
 def forget_memory_buses() -> None:

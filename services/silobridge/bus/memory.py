@@ -18,15 +18,16 @@ from silobridge.bus.base import (
     Handler,
     Message,
     Subscription,
+    check_group,
+    check_message_id,
     check_pattern,
     check_size,
     check_topic,
-    check_word,
     new_message_id,
     settle,
     topic_matches,
 )
-from silobridge.errors import Disposition, NotFound
+from silobridge.errors import Conflict, Disposition, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,16 @@ class _Group:
 class _MemorySubscription(Subscription):
     def __init__(self, bus: MemoryBus, group: str, task: asyncio.Task[None]) -> None:
         self._bus, self._group, self._task = bus, group, task
+        self._cancelled = False
 
     async def cancel(self) -> None:
+        if self._cancelled:
+            return
+        self._cancelled = True
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        self._bus._consumer_gone(self._group)
+        self._bus._consumer_gone(self._group, self)
 
 
 class MemoryBus(Bus):
@@ -78,7 +83,7 @@ class MemoryBus(Bus):
     ) -> str:
         check_topic(topic)
         check_size(body)
-        mid = message_id or new_message_id()
+        mid = check_message_id(message_id) if message_id else new_message_id()
         # Copy everything: nothing passes by reference, as with a real broker.
         msg = Message(topic=topic, body=bytes(body), message_id=mid, headers=dict(headers or {}))
         for group in self._groups.values():
@@ -90,12 +95,12 @@ class MemoryBus(Bus):
 
     async def declare_group(self, pattern: str, group: str, *, durable: bool = True) -> None:
         check_pattern(pattern)
-        check_word(group.replace(".", "_"), "group")
+        check_group(group)
         existing = self._groups.get(group)
         if existing is None:
             self._groups[group] = _Group(pattern=pattern, durable=durable)
         elif existing.pattern != pattern:
-            raise ValueError(f"group {group!r} already bound to {existing.pattern!r}, not {pattern!r}")
+            raise Conflict(f"group {group!r} is already bound to {existing.pattern!r}, not {pattern!r}")
 
     async def subscribe(
         self,
@@ -146,7 +151,9 @@ class MemoryBus(Bus):
                     g.dead.append(msg)
             await asyncio.sleep(0)
 
-    def _consumer_gone(self, group: str) -> None:
+    def _consumer_gone(self, group: str, sub: _MemorySubscription) -> None:
+        with contextlib.suppress(ValueError):
+            self._subs.remove(sub)
         g = self._groups.get(group)
         if g is None:
             return
@@ -155,7 +162,13 @@ class MemoryBus(Bus):
             self._groups.pop(group, None)
 
     async def delete_group(self, group: str) -> None:
-        self._groups.pop(group, None)
+        g = self._groups.pop(group, None)
+        if g is None:
+            return
+        g.queue.clear()
+        for sub in [s for s in self._subs if s._group == group]:
+            await sub.cancel()
+        g.queue.clear()  # a cancelled handler hands its message back
 
     async def dead_letters(self, group: str, *, limit: int = 100) -> list[Message]:
         g = self._groups.get(group)

@@ -27,10 +27,16 @@ class RpcClient:
         self._reply_topic = f"reply.{name}.{uuid.uuid4().hex[:12]}"
         self._pending: dict[str, asyncio.Future[bytes]] = {}
         self._sub: Subscription | None = None
+        self._start_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        group = self._reply_topic.replace(".", "-")
-        self._sub = await self._bus.subscribe(self._reply_topic, self._on_reply, group=group, durable=False)
+        async with self._start_lock:  # concurrent first requests must not subscribe twice
+            if self._sub is not None:
+                return
+            group = self._reply_topic.replace(".", "-")
+            self._sub = await self._bus.subscribe(
+                self._reply_topic, self._on_reply, group=group, durable=False
+            )
 
     async def close(self) -> None:
         if self._sub is not None:
@@ -54,9 +60,7 @@ class RpcClient:
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[cid] = fut
         try:
-            await self._bus.publish(
-                topic, body, headers={REPLY_TO: self._reply_topic, CORRELATION_ID: cid}
-            )
+            await self._bus.publish(topic, body, headers={REPLY_TO: self._reply_topic, CORRELATION_ID: cid})
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError as exc:
             raise RequestTimeout(f"no reply on {topic} within {timeout:.1f}s") from exc

@@ -1,0 +1,107 @@
+"""Host of hetero-LR: encrypts its partial scores, gets encrypted residuals, masks its gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from silobridge.components.hetero_lr.common import (
+    batches,
+    encrypted,
+    mask,
+    names_array,
+    receive_public_key,
+    vector,
+)
+from silobridge.components.registry import TaskResult
+from silobridge.errors import ComponentError
+from silobridge.federation.context import TaskContext
+from silobridge.ml.checks import finite_features
+from silobridge.ml.optim import Optimizer
+from silobridge.ml.protocol import recv_checked
+
+
+def train(ctx: TaskContext) -> TaskResult:
+    table = ctx.input("data")
+    finite_features(table, ctx)
+    X = table.features
+    pk = receive_public_key(ctx)
+    ctx.send("guest", "rows", table.rows, tag="setup")
+    plan = recv_checked(ctx, "guest", "plan", "setup")
+    if int(plan["rows"]) != table.rows:  # the guest checks too; this guards a malformed plan
+        raise ComponentError(f"the guest plans {plan['rows']} rows, host {ctx.party_id} holds {table.rows}")
+    alpha = float(ctx.param("alpha"))
+    opt = Optimizer(ctx.param("optimizer"), ctx.param("learning_rate"), ctx.param("lr_decay"))
+    w = np.zeros(X.shape[1])
+    peers_before = [h for h in ctx.parties_of("host") if h < ctx.party_id]
+    epochs = int(ctx.param("epochs"))
+    for epoch in range(epochs):
+        opt.set_epoch(epoch)
+        for b, idx in enumerate(batches(table.rows, int(plan["batch_size"]), int(plan["seed"]), epoch)):
+            tag = f"e{epoch}b{b}"
+            xb = X[idx]
+            m = len(idx)
+            u = xb @ w
+            own_loss = 0.125 * float(u @ u) + m * 0.5 * alpha * float(w @ w)
+            ctx.send(
+                "guest",
+                "forward",
+                {
+                    "u": pk.encrypt_vector(u, compute=ctx.compute),
+                    "loss": pk.encrypt_vector(np.array([own_loss])),
+                },
+                tag=tag,
+            )
+            # Cross terms of the Taylor loss with the hosts before us: [[u_peer]] . u_own.
+            for peer in peers_before:
+                enc_peer = encrypted(
+                    recv_checked(ctx, "guest", "peer_forward", f"{tag}p{peer}"), "peer forward"
+                )
+                ctx.send("guest", "cross", enc_peer.dot(u).obfuscate(), tag=f"{tag}p{peer}")
+            enc_d = encrypted(recv_checked(ctx, "guest", "residual", tag), "encrypted residual")
+            if len(enc_d) != m:
+                raise ComponentError(f"encrypted residual has {len(enc_d)} rows, the batch {m}")
+            r = mask(X.shape[1])
+            enc_g = enc_d.rmatmul(xb, compute=ctx.compute) * (1.0 / m)
+            ctx.send("arbiter", "masked_gradient", (enc_g + r).obfuscate(), tag=tag)
+            g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
+            w = opt.step(w, g + alpha * w)
+        stop = recv_checked(ctx, "arbiter", "stop", f"e{epoch}")
+        ctx.progress((epoch + 1) / epochs)
+        if bool(stop.get("stop")):
+            break
+    share_scores(ctx, X @ w)
+    return TaskResult(
+        model={"weights": w, "feature_names": names_array(table.feature_names)},
+        summary={"features": float(X.shape[1])},
+    )
+
+
+def share_scores(ctx: TaskContext, partial: np.ndarray) -> None:
+    """Standard hetero-LR prediction: the host's plaintext partial scores X_h w_h go to the guest."""
+    ctx.send("guest", "partial_scores", np.asarray(partial, dtype=np.float64), tag="predict")
+
+
+def predict(ctx: TaskContext) -> TaskResult:
+    table = ctx.input("data")
+    finite_features(table, ctx)
+    w = model_weights(ctx, table.feature_names)
+    share_scores(ctx, table.features @ w)
+    return TaskResult(summary={"rows": float(table.rows)})
+
+
+def model_weights(ctx: TaskContext, feature_names: list[str]) -> np.ndarray:
+    model: Any = ctx.input_models.get("model")
+    if not isinstance(model, dict) or "weights" not in model:
+        raise ComponentError(f"predict at party {ctx.party_id} needs a hetero_lr model input named 'model'")
+    w = np.asarray(model["weights"], dtype=np.float64).ravel()
+    names = [str(x) for x in np.asarray(model.get("feature_names", []), dtype=str)]
+    if names and names != list(feature_names):
+        raise ComponentError(
+            f"the input table's feature columns at party {ctx.party_id} differ from the model's "
+            f"({len(feature_names)} vs {len(names)} columns)"
+        )
+    if len(w) != len(feature_names):
+        raise ComponentError(f"model has {len(w)} weights but the table {len(feature_names)} feature columns")
+    return w

@@ -1,0 +1,1 @@
+"""Shared helpers of the built-in algorithms: metrics, optimisers, curve arithmetic, abort protocol."""

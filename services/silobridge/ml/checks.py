@@ -1,0 +1,43 @@
+"""Input checks shared by the algorithms; errors name the problem, public messages name no data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from silobridge.errors import ComponentError
+from silobridge.federation.context import TaskContext
+from silobridge.table import Table
+
+
+def finite_features(table: Table, ctx: TaskContext) -> None:
+    bad = ~np.isfinite(table.features)
+    if bad.any():
+        col = int(np.nonzero(bad.any(axis=0))[0][0])
+        rows = int(bad[:, col].sum())
+        raise ComponentError(
+            f"NaN or infinite value in feature column {table.feature_names[col]!r} "
+            f"({rows} rows) at party {ctx.party_id}",
+            public_message=f"NaN or infinite feature values at party {ctx.party_id} ({ctx.role})",
+        )
+
+
+def binary_label(table: Table, ctx: TaskContext) -> np.ndarray:
+    if table.label is None:
+        raise ComponentError(
+            f"missing label column: the guest's input table at party {ctx.party_id} has no label"
+        )
+    y = table.label
+    if not np.all((y == 0) | (y == 1)):
+        raise ComponentError(
+            f"label column at party {ctx.party_id} must hold only 0 and 1 for binary classification",
+            public_message=f"label column at party {ctx.party_id} is not binary 0/1",
+        )
+    return y
+
+
+def unique_ids(table: Table, ctx: TaskContext) -> None:
+    if len(np.unique(table.ids)) != table.rows:
+        raise ComponentError(
+            f"duplicate ids in the input table at party {ctx.party_id}",
+            public_message=f"duplicate ids in the input table at party {ctx.party_id}",
+        )

@@ -1,0 +1,124 @@
+"""Curve25519 helpers for ECDH PSI: hash ids onto the curve, blind points with a secret scalar.
+
+Hashing follows RFC 9380's ``curve25519_XMD:SHA-512_ELL2_NU_`` encoding up to the map
+(expand_message_xmd + Elligator 2) and returns the Montgomery u-coordinate of Q. Blinding is
+X25519 (RFC 7748) from ``cryptography``: an x-only scalar multiplication in C on an arbitrary
+u-coordinate. Its clamped scalars are multiples of 8, so the blinding also clears the cofactor,
+and since scalar multiplication commutes, ``blind(a, blind(b, P)) == blind(b, blind(a, P))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+
+import gmpy2
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from silobridge.compute.base import ComputeBackend, split
+
+P = 2**255 - 19
+A = 486662
+POINT_BYTES = 32
+DEFAULT_DST = b"silobridge-psi-v1-with-curve25519_XMD:SHA-512_ELL2_NU_"
+
+_P = gmpy2.mpz(P)
+_A = gmpy2.mpz(A)
+_HALF = (P - 1) // 2
+# Elligator 2 fails on nothing for Curve25519 (Z=2 is a non-square), but u with 1 + 2u^2 = 0
+# maps to x1 = -A, as RFC 9380 specifies through inv0.
+
+
+def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
+    """RFC 9380 section 5.3.1 with SHA-512."""
+    if len(dst) > 255 or length > 255 * 64:
+        raise ValueError("expand_message_xmd: dst or length too large")
+    ell = -(-length // 64)
+    dst_prime = dst + bytes([len(dst)])
+    b0 = hashlib.sha512(bytes(128) + msg + length.to_bytes(2, "big") + b"\x00" + dst_prime).digest()
+    out = b_prev = hashlib.sha512(b0 + b"\x01" + dst_prime).digest()
+    for i in range(2, ell + 1):
+        mixed = bytes(x ^ y for x, y in zip(b0, b_prev, strict=True))
+        b_prev = hashlib.sha512(mixed + bytes([i]) + dst_prime).digest()
+        out += b_prev
+    return out[:length]
+
+
+def hash_to_field(msg: bytes, dst: bytes) -> int:
+    """One field element of GF(2^255-19) from 48 uniform bytes (L = 48 for this suite)."""
+    return int.from_bytes(expand_message_xmd(msg, dst, 48), "big") % P
+
+
+def elligator2(u: int) -> int:
+    """RFC 9380 map_to_curve_elligator2 for Curve25519 (J=A, K=1, Z=2): the u-coordinate of Q."""
+    uu = gmpy2.mpz(u)
+    den = (1 + 2 * uu * uu) % _P
+    x1 = (-_A * gmpy2.invert(den, _P)) % _P if den else (-_A) % _P
+    gx1 = (x1 * x1 * x1 + _A * x1 * x1 + x1) % _P
+    x = x1 if gmpy2.legendre(gx1, _P) >= 0 else (-x1 - _A) % _P
+    return int(x)
+
+
+def hash_to_point(msg: bytes, dst: bytes = DEFAULT_DST) -> bytes:
+    """32-byte little-endian u-coordinate (the X25519 wire format) of the point hashed from msg."""
+    return elligator2(hash_to_field(msg, dst)).to_bytes(POINT_BYTES, "little")
+
+
+def new_scalar() -> bytes:
+    """A fresh secret blinding scalar (clamped by X25519 on use)."""
+    return secrets.token_bytes(32)
+
+
+def blind_points(scalar: bytes, points: np.ndarray) -> np.ndarray:
+    """X25519(scalar, p) for every row of a uint8 [n, 32] array of u-coordinates."""
+    key = X25519PrivateKey.from_private_bytes(scalar)
+    out = np.empty((len(points), POINT_BYTES), dtype=np.uint8)
+    for i, row in enumerate(points):
+        try:
+            shared = key.exchange(X25519PublicKey.from_public_bytes(row.tobytes()))
+        except ValueError:  # a low-order point: only a malformed or malicious peer sends one
+            raise ValueError(f"point {i} has small order") from None
+        out[i] = np.frombuffer(shared, dtype=np.uint8)
+    return out
+
+
+def _hash_chunk(args: tuple[list[str], bytes]) -> np.ndarray:
+    ids, dst = args
+    out = np.empty((len(ids), POINT_BYTES), dtype=np.uint8)
+    for i, ident in enumerate(ids):
+        out[i] = np.frombuffer(hash_to_point(ident.encode("utf-8"), dst), dtype=np.uint8)
+    return out
+
+
+def _blind_chunk(args: tuple[bytes, np.ndarray]) -> np.ndarray:
+    return blind_points(args[0], args[1])
+
+
+def _chunks(n: int, compute: ComputeBackend | None) -> list[tuple[int, int]]:
+    workers = compute.workers if compute is not None else 1
+    return split(n, max(1, workers * 4))
+
+
+def hash_ids(
+    ids: Sequence[str] | np.ndarray, compute: ComputeBackend | None = None, dst: bytes = DEFAULT_DST
+) -> np.ndarray:
+    """Hash ids to points, uint8 [n, 32], in chunks over the compute backend."""
+    items = [([str(x) for x in ids[a:b]], dst) for a, b in _chunks(len(ids), compute)]
+    parts = compute.map(_hash_chunk, items) if compute is not None else [_hash_chunk(i) for i in items]
+    return np.concatenate(parts) if parts else np.empty((0, POINT_BYTES), np.uint8)
+
+
+def blind(scalar: bytes, points: np.ndarray, compute: ComputeBackend | None = None) -> np.ndarray:
+    """Blind every point with ``scalar``, in chunks over the compute backend."""
+    items = [(scalar, points[a:b]) for a, b in _chunks(len(points), compute)]
+    parts = compute.map(_blind_chunk, items) if compute is not None else [_blind_chunk(i) for i in items]
+    return np.concatenate(parts) if parts else np.empty((0, POINT_BYTES), np.uint8)
+
+
+def x_double(u: int) -> int:
+    """x-only doubling on Curve25519 (for tests against RFC vectors that clear the cofactor)."""
+    num = pow(u * u - 1, 2, P)
+    den = 4 * u * (u * u + A * u + 1) % P
+    return num * pow(den, P - 2, P) % P

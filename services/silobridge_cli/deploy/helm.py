@@ -1,0 +1,81 @@
+"""``values.yaml`` for the chart in ``deploy/helm/silobridge`` (one release per party).
+
+The chart's ``values.schema.json`` is the contract: a test validates every example's rendering
+against it, and checks that every ``.Values`` path the templates use exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from silobridge_cli.deploy import services as svc
+from silobridge_cli.deploy.compose import fixed_port
+from silobridge_cli.deploy.local import require_shared_bus
+from silobridge_cli.deploy.spec import ClusterSpec
+from silobridge_cli.deploy.yamlio import dump_yaml
+
+VALUES_FILE = "values.yaml"
+_CAMEL = {
+    "router": "router",
+    "cluster_manager": "clusterManager",
+    "node_manager": "nodeManager",
+    "flow": "flow",
+}
+
+
+def helm_values(spec: ClusterSpec) -> dict[str, Any]:
+    require_shared_bus(spec, "helm")
+    router, nodes, ray = spec.section("router"), spec.section("nodes"), spec.section("ray")
+    obs, images = spec.section("observability"), spec.section("images")
+    return {
+        "party": {"id": spec.party_id, "name": spec.name},
+        "image": {
+            "repository": images["repository"],
+            "tag": images["tag"],
+            "pullPolicy": images["pull_policy"],
+        },
+        "bus": {"url": spec.bus_url, "prefix": spec.bus_prefix},
+        "database": {"url": spec.db_url},
+        "secrets": {"existingSecret": ""},
+        "pki": {"secret": spec.pki_secret},
+        "router": {
+            "listenPort": router["port"],
+            "httpPort": fixed_port(spec, svc.ROUTER),
+            "publicHost": router["public_host"],
+            "chunkBytes": router["chunk_bytes"],
+            "service": {"type": router["service_type"], "annotations": {}},
+        },
+        "routeTable": svc.route_table_yaml(spec),
+        "clusterManager": {"httpPort": fixed_port(spec, svc.CLUSTER_MANAGER), "storage": "1Gi"},
+        "nodes": {
+            "replicas": nodes["replicas"],
+            "compute": nodes["compute"],
+            "workers": nodes["workers"],
+            "httpPort": fixed_port(spec, svc.NODE_MANAGER),
+            "storage": nodes["storage"],
+        },
+        "storageClass": "",
+        "ray": {"address": ray["address"], "head": ray["head"], "port": ray["port"]},
+        "flow": {"httpPort": fixed_port(spec, svc.FLOW), "storage": "1Gi"},
+        "observability": {
+            "metrics": obs["metrics"],
+            "serviceMonitor": obs["service_monitor"],
+            "logLevel": obs["log_level"],
+            "logJson": obs["log_json"],
+        },
+        "resources": {camel: spec.section("resources").get(key, {}) for key, camel in _CAMEL.items()},
+        "extraEnv": {"all": spec.env_only("all")}
+        | {camel: spec.env_only(key) for key, camel in _CAMEL.items()},
+        "networkPolicy": {
+            "enabled": True,
+            "metricsNamespaceSelector": {"kubernetes.io/metadata.name": "monitoring"},
+        },
+    }
+
+
+def helm_files(spec: ClusterSpec) -> dict[str, str]:
+    header = (
+        f"# Rendered by `silobridge cluster render --target helm` for party {spec.party_id}.\n"
+        f"#   helm install {spec.name} deploy/helm/silobridge -f {VALUES_FILE}\n"
+    )
+    return {VALUES_FILE: header + dump_yaml(helm_values(spec))}

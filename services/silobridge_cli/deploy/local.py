@@ -1,0 +1,98 @@
+"""The launch plan of a party on this host: one OS process per service, its command and environment.
+
+A plan is plain JSON (``silobridge cluster render --target local``) so that it can be read,
+edited and handed to :func:`silobridge_cli.deploy.launcher.launch`. ``argv[0] == "python"`` means
+the interpreter that launches it. HTTP port 0 means "the launcher picks a free one".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from silobridge.errors import InvalidInput
+from silobridge_cli.deploy import services as svc
+from silobridge_cli.deploy.spec import ClusterSpec
+
+PLAN_VERSION = 1
+LOCAL_HTTP_HOST = "127.0.0.1"
+ROUTE_TABLE_FILE = "routes.yaml"
+
+
+def require_shared_bus(spec: ClusterSpec, target: str) -> None:
+    """Separate processes cannot share an in-process bus: say so before anything starts."""
+    if spec.bus_url.startswith("memory://"):
+        raise InvalidInput(
+            f"bus.url: {spec.bus_url} is an in-process bus, but target {target} runs each service as its "
+            "own process; use a broker (amqp://... or pulsar://...), or run the single-process party "
+            "(silobridge party) for memory://"
+        )
+
+
+def cert_files(spec: ClusterSpec, cert_dir: Path) -> list[str]:
+    return [
+        str(cert_dir / name)
+        for name in ("ca.crt", f"party-{spec.party_id}.crt", f"party-{spec.party_id}.key")
+    ]
+
+
+def local_plan(spec: ClusterSpec, *, data_dir: Path | None = None) -> dict[str, Any]:
+    """Processes (router, cluster-manager, node-managers, flow, optional Ray head) for ``cluster up``."""
+    require_shared_bus(spec, "local")
+    root = Path(data_dir or spec.data_dir).absolute()
+    cert_dir = spec.pki_dir.absolute()
+    layout = svc.Layout(
+        http_host=LOCAL_HTTP_HOST,
+        data_dir=str(root),
+        cert_dir=str(cert_dir),
+        route_table=str(root / ROUTE_TABLE_FILE),
+    )
+    processes: list[dict[str, Any]] = []
+    ray = spec.section("ray")
+    if ray["head"]:
+        processes.append(
+            {
+                "name": "ray-head",
+                "argv": [
+                    "ray",
+                    "start",
+                    "--head",
+                    "--block",
+                    f"--port={ray['port']}",
+                    "--include-dashboard=false",
+                ],
+                "env": {},
+                "ready": {"tcp": f"{LOCAL_HTTP_HOST}:{ray['port']}"},
+            }
+        )
+
+    def add(service: svc.ServiceDef, name: str, node_index: int = 0) -> None:
+        port = svc.http_port(spec, service, node_index=node_index)
+        env = svc.service_env(spec, service, layout, http_port=port, node_index=node_index)
+        processes.append(
+            {
+                "name": name,
+                "service": service.name,
+                "argv": ["python", "-m", service.module],
+                "env": env,
+                "ready": {"http": f"{LOCAL_HTTP_HOST}:{port}", "path": "/readyz"},
+            }
+        )
+
+    add(svc.ROUTER, svc.ROUTER.name)
+    add(svc.CLUSTER_MANAGER, svc.CLUSTER_MANAGER.name)
+    for i in range(int(spec.section("nodes")["replicas"])):
+        add(svc.NODE_MANAGER, f"{svc.NODE_MANAGER.name}-{i}", i)
+    add(svc.FLOW, svc.FLOW.name)
+    router = spec.section("router")
+    return {
+        "version": PLAN_VERSION,
+        "party_id": spec.party_id,
+        "name": spec.name,
+        "data_dir": str(root),
+        "files": {ROUTE_TABLE_FILE: svc.route_table_yaml(spec)},
+        "requires": cert_files(spec, cert_dir),
+        # fixed endpoints; HTTP ones are known once the launcher has picked the free ports
+        "endpoints": {"router-grpc": f"{router['host']}:{router['port']}"},
+        "processes": processes,
+    }

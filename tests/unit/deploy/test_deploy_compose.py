@@ -1,0 +1,117 @@
+"""docker-compose.yaml per party: the four services with the right environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from deploy_helpers import DEPLOY, minimal
+
+from silobridge_cli.cluster import render
+from silobridge_cli.deploy.spec import ClusterSpec, load_cluster, parse_cluster
+
+
+def rendered(spec: ClusterSpec, out: Path) -> dict:
+    render(spec, "compose", out)
+    return yaml.safe_load((out / "docker-compose.yaml").read_text())
+
+
+def test_four_services_and_bundled_broker_and_db(tmp_path: Path) -> None:
+    spec = load_cluster(DEPLOY / "examples" / "cluster-9999.yaml")
+    doc = rendered(spec, tmp_path)
+    services = doc["services"]
+    assert set(services) == {
+        "rabbitmq",
+        "postgres",
+        "ray-head",
+        "rollsite-router",
+        "cluster-manager",
+        "node-manager-0",
+        "node-manager-1",
+        "flow",
+    }
+    commands = {
+        name: s["command"]
+        for name, s in services.items()
+        if name.startswith(("roll", "clus", "node", "flow"))
+    }
+    assert commands["rollsite-router"] == ["python", "-m", "rollsite_router"]
+    assert commands["cluster-manager"] == ["python", "-m", "cluster_manager"]
+    assert commands["node-manager-1"] == ["python", "-m", "node_manager"]
+    assert commands["flow"] == ["python", "-m", "flow"]
+    for name in commands:
+        env = services[name]["environment"]
+        assert env["SILOBRIDGE_PARTY_ID"] == "9999"
+        assert env["SILOBRIDGE_BUS_URL"] == "amqp://guest:guest@rabbitmq:5672/"
+        assert env["SILOBRIDGE_BUS_PREFIX"] == "p9999"
+        assert env["SILOBRIDGE_HTTP_HOST"] == "0.0.0.0"
+        assert services[name]["depends_on"]["rabbitmq"] == {"condition": "service_healthy"}
+    # the broker gets the credentials of bus.url, postgres those of database.url
+    assert services["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_USER"] == "guest"
+    assert services["postgres"]["environment"] == {
+        "POSTGRES_USER": "silobridge",
+        "POSTGRES_PASSWORD": "silobridge",
+        "POSTGRES_DB": "flow",
+    }
+    assert (
+        services["flow"]["environment"]["SILOBRIDGE_DB_URL"]
+        == "postgresql://silobridge:silobridge@postgres:5432/flow"
+    )
+    assert "postgres" in services["flow"]["depends_on"]
+
+
+def test_service_specific_environment(tmp_path: Path) -> None:
+    spec = load_cluster(DEPLOY / "examples" / "cluster-9999.yaml")
+    services = rendered(spec, tmp_path)["services"]
+    router = services["rollsite-router"]["environment"]
+    assert router["SILOBRIDGE_LISTEN_HOST"] == "0.0.0.0"
+    assert router["SILOBRIDGE_LISTEN_PORT"] == "9370"
+    assert router["SILOBRIDGE_CHUNK_BYTES"] == "1048576"
+    assert router["SILOBRIDGE_CERT_DIR"] == "/etc/silobridge/certs"
+    assert services["rollsite-router"]["ports"] == ["9370:9370"]
+    mounts = services["rollsite-router"]["volumes"]
+    assert f"{router['SILOBRIDGE_ROUTE_TABLE']}:ro" in [m.split(":", 1)[1] for m in mounts]
+    nodes = [services[f"node-manager-{i}"]["environment"] for i in (0, 1)]
+    assert [n["SILOBRIDGE_NODE_ID"] for n in nodes] == ["bank-a-node-0", "bank-a-node-1"]
+    assert {n["SILOBRIDGE_COMPUTE_BACKEND"] for n in nodes} == {"ray"}
+    assert {n["SILOBRIDGE_COMPUTE_WORKERS"] for n in nodes} == {"4"}
+    assert {n["SILOBRIDGE_RAY_ADDRESS"] for n in nodes} == {"ray-head:6379"}
+    assert services["flow"]["ports"] == ["9380:9380"]
+    # the route table written beside the compose file is the one mounted
+    table = yaml.safe_load((tmp_path / "routes.yaml").read_text())
+    assert table == {
+        "self": 9999,
+        "routes": {
+            10000: {"host": "fl.insurer-b.example", "port": 9370},
+            10001: {"host": "fl.arbiter.example", "port": 9370},
+        },
+    }
+
+
+def test_certificates_are_mounted_from_the_pki_dir(tmp_path: Path) -> None:
+    spec = parse_cluster(minimal(pki={"dir": "tls"}), base_dir=tmp_path / "conf")
+    services = rendered(spec, tmp_path / "out")["services"]
+    assert "../conf/tls:/etc/silobridge/certs:ro" in services["rollsite-router"]["volumes"]
+
+
+def test_external_broker_and_sqlite_bundle_nothing(tmp_path: Path) -> None:
+    spec = parse_cluster(
+        minimal(
+            bus={"url": "amqps://u:p@mq.bank.internal:5671/"},
+            env={"flow": {"SILOBRIDGE_MAX_TASK_RETRIES": 2}},
+        )
+    )
+    services = rendered(spec, tmp_path)["services"]
+    assert set(services) == {"rollsite-router", "cluster-manager", "node-manager-0", "flow"}
+    assert "SILOBRIDGE_DB_URL" not in services["flow"]["environment"]  # flow's own SQLite default
+    assert services["flow"]["environment"]["SILOBRIDGE_MAX_TASK_RETRIES"] == "2"
+    assert "SILOBRIDGE_MAX_TASK_RETRIES" not in services["cluster-manager"]["environment"]
+    assert "depends_on" not in services["flow"]
+
+
+def test_port_zero_becomes_a_fixed_port_in_containers(tmp_path: Path) -> None:
+    spec = load_cluster(DEPLOY / "examples" / "local-3-party" / "cluster-9999.yaml")
+    services = rendered(spec, tmp_path)["services"]
+    assert services["cluster-manager"]["environment"]["SILOBRIDGE_HTTP_PORT"] == "9372"
+    assert services["node-manager-1"]["environment"]["SILOBRIDGE_HTTP_PORT"] == "9373"
+    assert services["rollsite-router"]["environment"]["SILOBRIDGE_LISTEN_HOST"] == "0.0.0.0"

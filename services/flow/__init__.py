@@ -1,0 +1,1 @@
+"""flow: jobs of one party — REST API, DAG validation, scheduling, cross-party coordination."""

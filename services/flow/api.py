@@ -1,0 +1,230 @@
+"""The REST API (FastAPI: OpenAPI at /openapi.json, docs at /docs) and the board at /board.
+
+Errors are ``{"error": {"code", "message"}}`` with the status of the silobridge error type; a
+rejected request changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flow import views
+from flow.cluster_client import ClusterClient
+from flow.coordinator import Coordinator
+from flow.metrics import FlowMetrics
+from flow.settings import FlowSettings
+from flow.store import JobStore
+from silobridge.bus.base import check_word
+from silobridge.cluster.v1 import cluster_pb2
+from silobridge.errors import NotFound, PayloadTooLarge, RetryableError, SilobridgeError
+from silobridge.node.v1 import node_pb2
+
+JOB_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+        "description": "The job YAML (or the same document as JSON); see docs/jobs.md",
+    }
+}
+CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+class ApiBackend(Protocol):
+    """What the API needs from the service; looked up per request (the store opens in start)."""
+
+    @property
+    def settings(self) -> FlowSettings: ...
+
+    @property
+    def store(self) -> JobStore: ...
+
+    @property
+    def coordinator(self) -> Coordinator: ...
+
+    @property
+    def cluster(self) -> ClusterClient: ...
+
+    @property
+    def flow_metrics(self) -> FlowMetrics: ...
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"{what} of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"{what} exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class LatencyMiddleware:
+    """Times every API request by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: FlowMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.api_seconds.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - start
+            )
+
+
+def build_api(deps: ApiBackend) -> FastAPI:
+    app = FastAPI(title="silobridge flow", version="1", summary="Jobs and data of one silobridge party")
+    party = deps.settings.party_id
+
+    @app.exception_handler(SilobridgeError)
+    async def _silobridge_error(_: Request, exc: SilobridgeError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse(error_body("invalid_input", problems), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.post("/v1/jobs", status_code=201, openapi_extra=JOB_BODY, tags=["jobs"])
+    async def submit_job(request: Request) -> dict[str, Any]:
+        """Submit a job: validated here, proposed to the other parties, then run everywhere."""
+        body = await read_body(request, deps.settings.max_job_yaml_bytes, "job YAML")
+        job = await deps.coordinator.submit(body)
+        return {"job_id": job.job_id, "state": job.state}
+
+    @app.get("/v1/jobs", tags=["jobs"])
+    async def list_jobs(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+        """Jobs at this party, newest first."""
+        return {"jobs": [views.job_summary(j, party) for j in deps.store.list_jobs(limit=limit)]}
+
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"])
+    async def get_job(job_id: str) -> dict[str, Any]:
+        """State, every party's task states, summaries and messages."""
+        job = deps.store.get_job(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        return views.job_detail(deps.store, job, party)
+
+    @app.post("/v1/jobs/{job_id}/stop", tags=["jobs"])
+    async def stop_job(job_id: str) -> dict[str, Any]:
+        """Stop a job (everywhere when this party initiated it)."""
+        job = await deps.coordinator.stop(job_id)
+        return {"job_id": job.job_id, "state": job.state, "message": job.message}
+
+    @app.get("/v1/jobs/{job_id}/tasks/{task}/metrics", tags=["jobs"])
+    async def task_metrics(job_id: str, task: str) -> dict[str, Any]:
+        """Metric points this party's run of the task logged (loss, auc, ...)."""
+        if deps.store.get_task(job_id, party, task) is None:
+            raise NotFound(f"no task {task} of job {job_id} at party {party}")
+        series: dict[str, list[dict[str, float]]] = {}
+        for m in deps.store.list_metrics(job_id, party, task):
+            series.setdefault(m.name, []).append(
+                {"step": m.step, "value": m.value, "attempt": m.attempt, "time": m.time}
+            )
+        return {"job_id": job_id, "task": task, "party_id": party, "metrics": series}
+
+    @app.get("/v1/jobs/{job_id}/models", tags=["models"])
+    async def list_models(job_id: str) -> dict[str, Any]:
+        """This party's models of the job (download each as protobuf ``Value`` bytes)."""
+        if deps.store.get_job(job_id) is None:
+            raise NotFound(f"no job {job_id}")
+        return {
+            "job_id": job_id,
+            "models": [
+                {
+                    "task": m.task_name,
+                    "party_id": m.party_id,
+                    "size": m.size,
+                    "created": m.created,
+                    "download": f"/v1/jobs/{job_id}/models/{m.task_name}",
+                }
+                for m in deps.store.list_models(job_id)
+            ],
+        }
+
+    @app.get("/v1/jobs/{job_id}/models/{task}", tags=["models"], response_class=Response)
+    async def download_model(job_id: str, task: str) -> Response:
+        """The model as serialized ``silobridge.federation.v1.Value``."""
+        data = deps.store.get_model(job_id, task, party)
+        if data is None:
+            raise NotFound(f"no model of task {task} in job {job_id} at party {party}")
+        return Response(
+            data,
+            media_type="application/x-protobuf",
+            headers={"Content-Disposition": f'attachment; filename="{job_id}-{task}.pb"'},
+        )
+
+    @app.post("/v1/data/upload", status_code=201, openapi_extra=CSV_BODY, tags=["data"])
+    async def upload(
+        request: Request,
+        namespace: str = Query(..., min_length=1, max_length=64),
+        name: str = Query(..., min_length=1, max_length=64),
+        id_column: str = Query(..., min_length=1),
+        label_column: str = Query(""),
+        partitions: int = Query(4, ge=1, le=1024),
+    ) -> dict[str, Any]:
+        """Store a CSV as a table of this party (on a node-manager chosen by load)."""
+        check_word(namespace, "namespace")
+        check_word(name, "table name")
+        csv = await read_body(request, deps.settings.max_upload_bytes, "CSV upload")
+        nodes = [n for n in await deps.cluster.list_nodes() if n.state != cluster_pb2.NODE_STATE_LOST]
+        if not nodes:
+            raise RetryableError(f"no node-manager is alive at party {party}")
+        node = min(nodes, key=lambda n: (n.running_tasks, n.node_id))
+        store = node_pb2.StoreTable(
+            table=node_pb2.TableRef(namespace=namespace, name=name),
+            csv=csv,
+            id_column=id_column,
+            label_column=label_column,
+            partitions=partitions,
+        )
+        meta = await deps.cluster.store_table(node.node_id, store)
+        return {"table": views.table_meta(meta), "node_id": node.node_id}
+
+    @app.get("/v1/tables", tags=["data"])
+    async def list_tables(namespace: str = "") -> dict[str, Any]:
+        """Tables of this party (metadata only)."""
+        return {"tables": [views.table_meta(t) for t in await deps.cluster.list_tables(namespace)]}
+
+    @app.get("/board", response_class=HTMLResponse, include_in_schema=False)
+    async def board() -> HTMLResponse:
+        return HTMLResponse(resources.files("flow").joinpath("board.html").read_text(encoding="utf-8"))
+
+    app.add_middleware(LatencyMiddleware, metrics=deps.flow_metrics)
+    return app

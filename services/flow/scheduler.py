@@ -1,0 +1,325 @@
+"""Runs this party's tasks of a RUNNING job in DAG order.
+
+For a task whose upstream tasks (at this party) succeeded: resolve its inputs, check its tables
+with ``GetTableMeta``, ``AllocateSession`` -> ``RunTask`` on ``node.<node_id>.cmd``, follow the
+node's ``TaskEvent`` s on ``flow.events``, ``ReleaseSession`` when it ends. Every task state change
+is reported to the coordinator (``on_change``), which tells the initiator.
+
+Locking: one ``asyncio.Lock`` per job serialises every change to that job; methods named
+``locked_*`` expect the caller to hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from flow import jobspec
+from flow.cluster_client import ClusterClient
+from flow.metrics import FlowMetrics
+from flow.settings import FlowSettings
+from flow.states import CANCELLED, FAILED, RUNNING, SUCCEEDED, TASK_FINAL, WAITING, task_state_name
+from flow.store import JobStore, MetricRecord, TaskRecord
+from silobridge import topics
+from silobridge.errors import PermanentError, RetryableError, SilobridgeError, public_message
+from silobridge.federation.v1 import values_pb2
+from silobridge.flow.v1 import flow_pb2
+from silobridge.node.v1 import node_pb2
+from silobridge.observability.logs import job_context
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str], Awaitable[None]]
+
+
+class JobLocks:
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def __call__(self, job_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    def forget(self, job_id: str) -> None:
+        lock = self._locks.get(job_id)
+        if lock is not None and not lock.locked():
+            self._locks.pop(job_id, None)
+
+
+def load_spec(data: bytes) -> flow_pb2.JobSpec:
+    spec = flow_pb2.JobSpec()
+    spec.ParseFromString(data)
+    return spec
+
+
+class Scheduler:
+    def __init__(
+        self,
+        settings: FlowSettings,
+        store: JobStore,
+        cluster: ClusterClient,
+        metrics: FlowMetrics,
+        locks: JobLocks,
+        on_change: OnChange,
+    ) -> None:
+        self.party = settings.party_id
+        self._settings = settings
+        self._store = store
+        self._cluster = cluster
+        self._metrics = metrics
+        self._lock = locks
+        self._on_change = on_change
+        self._launching: set[tuple[str, str]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # ----- starting tasks -----------------------------------------------------------------------
+    def locked_advance(self, job_id: str) -> None:
+        """Start every waiting task of this party whose upstream tasks here have succeeded."""
+        job = self._store.get_job(job_id)
+        if job is None or job.state != RUNNING:
+            return
+        spec = load_spec(job.spec)
+        tasks = {t.task_name: t for t in self._store.list_tasks(job_id, self.party)}
+        for comp in spec.components:
+            task = tasks.get(comp.name)
+            if task is None or task.state != WAITING or (job_id, comp.name) in self._launching:
+                continue
+            ups = [u for u in jobspec.upstreams(comp) if u in tasks]
+            if all(tasks[u].state == SUCCEEDED for u in ups):
+                self._launching.add((job_id, comp.name))
+                self.spawn(self._launch(job.spec, comp.name, task.attempt), f"launch-{job_id}-{comp.name}")
+
+    async def _launch(self, spec_bytes: bytes, task_name: str, attempt: int) -> None:
+        spec = load_spec(spec_bytes)
+        job_id = spec.job_id
+        session_id = topics.session_id(job_id, task_name, attempt)
+        allocated = False
+        with job_context(job_id, task_name):
+            try:
+                run = await self._run_task(spec, task_name, attempt, session_id)
+                session = await self._allocate(spec, run, session_id)
+                allocated = True
+                if not session.node_ids:
+                    raise PermanentError(
+                        f"the cluster allocated no node to task {task_name} at party {self.party}"
+                    )
+                node_id = session.node_ids[0]
+                async with self._lock(job_id):
+                    job = self._store.get_job(job_id)
+                    task = self._store.get_task(job_id, self.party, task_name)
+                    if (
+                        job is None
+                        or job.state != RUNNING
+                        or task is None
+                        or task.state != WAITING
+                        or task.attempt != attempt
+                    ):
+                        return  # stopped meanwhile; the finally below releases the session
+                    task.state, task.node_id, task.started, task.message = RUNNING, node_id, time.time(), ""
+                    self._store.put_task(task)
+                    await self._cluster.run_task(node_id, run)
+                    allocated = False  # from now on the task's end releases it
+                    self._metrics.tasks.labels(RUNNING).inc()
+                    log.info("task %s attempt %d started on node %s", task_name, attempt, node_id)
+                    await self._on_change(job_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("task %s attempt %d could not start: %s", task_name, attempt, exc)
+                async with self._lock(job_id):
+                    await self.locked_task_failed(
+                        job_id, task_name, attempt, _message(exc), retryable=_retryable(exc)
+                    )
+            finally:
+                self._launching.discard((job_id, task_name))
+                if allocated:
+                    self.spawn(self._release(session_id), f"release-{session_id}")
+
+    async def _run_task(
+        self, spec: flow_pb2.JobSpec, task_name: str, attempt: int, session_id: str
+    ) -> node_pb2.RunTask:
+        comp = next(c for c in spec.components if c.name == task_name)
+        role = jobspec.party_roles(spec)[self.party]
+        run = node_pb2.RunTask(
+            job_id=spec.job_id,
+            task_name=task_name,
+            attempt=attempt,
+            component=comp.component,
+            role=role,
+            party_id=self.party,
+            parties=spec.parties,
+            output_namespace=f"job_{spec.job_id}",
+            timeout_s=max(1.0, self._deadline(spec) - time.time()),
+            compute_session=session_id,
+        )
+        run.params.update(jobspec.merged_params(comp, role, self.party))
+        for name, ref in jobspec.table_inputs(comp, role, self.party).items():
+            if await self._cluster.table_meta(ref.namespace, ref.name) is None:
+                raise PermanentError(f"table {ref.namespace}.{ref.name} not found at party {self.party}")
+            run.input_tables[name].CopyFrom(ref)
+        for name, (upstream, output) in jobspec.task_inputs(comp).items():
+            up = self._store.get_task(spec.job_id, self.party, upstream)
+            if up is None:
+                continue  # the upstream task does not run at this party's role
+            if output == jobspec.MODEL_OUTPUT:
+                data = self._store.get_model(spec.job_id, upstream, self.party)
+                if data is None:
+                    raise PermanentError(f"task {upstream} produced no model at party {self.party}")
+                value = values_pb2.Value()
+                value.ParseFromString(data)
+                run.input_models[name].CopyFrom(value)
+            elif output in up.outputs:
+                ns, table = jobspec.parse_table_name(up.outputs[output], f"{upstream}.{output}")
+                run.input_tables[name].CopyFrom(node_pb2.TableRef(namespace=ns, name=table))
+            else:
+                raise PermanentError(f"task {upstream} produced no output {output!r} at party {self.party}")
+        return run
+
+    async def _allocate(self, spec: flow_pb2.JobSpec, run: node_pb2.RunTask, session_id: str) -> Any:
+        prefer = [f"{t.namespace}.{t.name}" for t in run.input_tables.values()]
+        while True:
+            try:
+                return await self._cluster.allocate(
+                    session_id, cpus=self._settings.task_cpus, timeout_s=run.timeout_s, prefer_tables=prefer
+                )
+            except RetryableError as exc:
+                job = self._store.get_job(spec.job_id)
+                if (
+                    job is None
+                    or job.state != RUNNING
+                    or time.time() + self._settings.retry_delay_s > self._deadline(spec)
+                ):
+                    raise
+                log.info("allocation for %s must wait: %s", session_id, exc)
+                await asyncio.sleep(max(self._settings.retry_delay_s, 0.05))
+
+    def _deadline(self, spec: flow_pb2.JobSpec) -> float:
+        """When the job times out at this party: its local creation plus ``timeout_s``."""
+        job = self._store.get_job(spec.job_id)
+        return (job.created if job is not None else time.time()) + spec.timeout_s
+
+    async def _release(self, session_id: str) -> None:
+        try:
+            await self._cluster.release(session_id)
+        except SilobridgeError as exc:
+            log.warning("could not release session %s: %s", session_id, exc)
+
+    # ----- task outcomes --------------------------------------------------------------------------
+    async def locked_task_failed(
+        self, job_id: str, task_name: str, attempt: int, message: str, *, retryable: bool
+    ) -> None:
+        task = self._store.get_task(job_id, self.party, task_name)
+        job = self._store.get_job(job_id)
+        if task is None or job is None or task.attempt != attempt or task.state in TASK_FINAL:
+            return
+        if job.state == RUNNING and retryable and attempt <= self._settings.max_task_retries:
+            task.state, task.attempt, task.node_id = WAITING, attempt + 1, ""
+            task.message = f"attempt {attempt} failed: {message}; retrying"
+            self._store.put_task(task)
+            log.warning("task %s attempt %d failed (%s); retrying", task_name, attempt, message)
+            self.spawn(self._advance_later(job_id), f"retry-{job_id}-{task_name}")
+        else:
+            task.state, task.ended, task.message = FAILED, time.time(), message
+            self._store.put_task(task)
+            self._metrics.tasks.labels(FAILED).inc()
+            log.warning("task %s failed at party %d: %s", task_name, self.party, message)
+        await self._on_change(job_id)
+
+    async def _advance_later(self, job_id: str) -> None:
+        await asyncio.sleep(self._settings.retry_delay_s)
+        async with self._lock(job_id):
+            self.locked_advance(job_id)
+
+    async def on_event(self, event: node_pb2.TaskEvent) -> None:
+        """A node-manager's ``TaskEvent`` for one of this party's task runs."""
+        if event.party_id != self.party:
+            return
+        state = task_state_name(event.state)
+        with job_context(event.job_id, event.task_name):
+            async with self._lock(event.job_id):
+                task = self._store.get_task(event.job_id, self.party, event.task_name)
+                if task is None or task.attempt != event.attempt or task.state in TASK_FINAL:
+                    return  # unknown, stale attempt, or already decided
+                if event.metrics:
+                    now = event.time_unix or time.time()
+                    points = [
+                        MetricRecord(m.name, m.step, m.value, event.attempt, now) for m in event.metrics
+                    ]
+                    self._store.add_metrics(event.job_id, self.party, event.task_name, points)
+                session_id = topics.session_id(event.job_id, event.task_name, event.attempt)
+                if state == RUNNING:
+                    task.progress = max(task.progress, event.progress)
+                    if event.node_id and not task.node_id:
+                        task.node_id = event.node_id
+                    self._store.put_task(task)
+                elif state == SUCCEEDED:
+                    self._succeeded(task, event)
+                    self.spawn(self._release(session_id), f"release-{session_id}")
+                    await self._on_change(event.job_id)
+                elif state in (FAILED, CANCELLED):
+                    self.spawn(self._release(session_id), f"release-{session_id}")
+                    message = event.message or f"task {event.task_name} {state.lower()} at party {self.party}"
+                    await self.locked_task_failed(
+                        event.job_id, event.task_name, event.attempt, message, retryable=True
+                    )
+
+    def _succeeded(self, task: TaskRecord, event: node_pb2.TaskEvent) -> None:
+        task.outputs = {name: f"{ref.namespace}.{ref.name}" for name, ref in event.output_tables.items()}
+        task.summary = dict(event.summary)
+        if event.HasField("model"):
+            self._store.put_model(task.job_id, task.task_name, self.party, event.model.SerializeToString())
+        task.state, task.ended, task.progress, task.message = SUCCEEDED, time.time(), 1.0, event.message
+        self._store.put_task(task)
+        self._metrics.tasks.labels(SUCCEEDED).inc()
+        log.info("task %s succeeded at party %d", task.task_name, self.party)
+
+    async def cancel_on_node(self, task: TaskRecord, reason: str) -> None:
+        """``CancelTask`` to the node running this task's attempt, and release its session."""
+        if task.node_id:
+            cancel = node_pb2.CancelTask(
+                job_id=task.job_id, task_name=task.task_name, attempt=task.attempt, reason=reason
+            )
+            try:
+                await self._cluster.cancel_task(task.node_id, cancel)
+            except SilobridgeError as exc:
+                log.warning("could not cancel task %s on node %s: %s", task.task_name, task.node_id, exc)
+        session_id = topics.session_id(task.job_id, task.task_name, task.attempt)
+        self.spawn(self._release(session_id), f"release-{session_id}")
+
+    # ----- stopping --------------------------------------------------------------------------------
+    async def locked_cancel_all(self, job_id: str, reason: str) -> None:
+        """Cancel this party's unfinished tasks of a job that ended (CancelTask to running ones)."""
+        for task in self._store.list_tasks(job_id, self.party):
+            if task.state in TASK_FINAL:
+                continue
+            if task.state == RUNNING:
+                await self.cancel_on_node(task, reason)
+            task.state, task.ended, task.message = CANCELLED, time.time(), reason
+            self._store.put_task(task)
+            self._metrics.tasks.labels(CANCELLED).inc()
+
+
+def _message(exc: BaseException) -> str:
+    return (
+        public_message(exc) if isinstance(exc, SilobridgeError) else f"internal error ({type(exc).__name__})"
+    )
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, RetryableError)

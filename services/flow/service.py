@@ -1,0 +1,139 @@
+"""``FlowService``: wires the store, the cluster client, the coordinator and the REST API.
+
+Bus interactions: consumes ``flow.control`` (group ``flow-control``) and ``flow.events``
+(group ``flow-events``); publishes on ``router.outbound``, ``node.<id>.cmd`` and requests on
+``cluster.rpc`` (replies on a private ``reply.flow.*`` topic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute, Mount
+
+from flow import jobspec
+from flow.api import build_api
+from flow.cluster_client import ClusterClient
+from flow.control import ControlChannel, parse_control
+from flow.coordinator import Coordinator, watchdog
+from flow.metrics import FlowMetrics
+from flow.settings import FlowSettings
+from flow.sql_store import SqlJobStore
+from flow.store import JobStore
+from silobridge import topics
+from silobridge.bus.base import Bus, Message, Subscription
+from silobridge.errors import IntegrityError
+from silobridge.node.v1 import node_pb2
+from silobridge.observability.metrics import ServiceMetrics
+from silobridge.service import Service
+
+log = logging.getLogger(__name__)
+
+CONTROL_GROUP = "flow-control"
+EVENTS_GROUP = "flow-events"
+
+
+class FlowService(Service):
+    name = "flow"
+
+    def __init__(
+        self, settings: FlowSettings, bus: Bus, metrics: ServiceMetrics, *, store: JobStore | None = None
+    ) -> None:
+        super().__init__(settings, bus, metrics)
+        self.settings: FlowSettings = settings
+        self.flow_metrics = FlowMetrics(metrics.registry)
+        self.rules = jobspec.SpecRules(
+            self_party=settings.party_id,
+            known_parties=frozenset(settings.parties()),
+            default_timeout_s=settings.default_job_timeout_s,
+            max_timeout_s=settings.max_job_timeout_s,
+            max_yaml_bytes=settings.max_job_yaml_bytes,
+        )
+        self._store = store
+        self._cluster = ClusterClient(
+            bus, timeout_s=settings.rpc_timeout_s, upload_timeout_s=settings.upload_timeout_s
+        )
+        self._coordinator: Coordinator | None = None
+        self._subs: list[Subscription] = []
+        self._watchdog: asyncio.Task[None] | None = None
+        # Built now so that routes() works before start(); its dependencies are looked up per request.
+        self._app = build_api(self)
+
+    @property
+    def cluster(self) -> ClusterClient:
+        return self._cluster
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            self._store = SqlJobStore(
+                self.settings.resolved_db_url(), table_prefix=self.settings.db_table_prefix
+            )
+        return self._store
+
+    @property
+    def coordinator(self) -> Coordinator:
+        if self._coordinator is None:
+            self._coordinator = Coordinator(
+                self.settings,
+                self.store,
+                self.cluster,
+                ControlChannel(self.bus, self.settings.party_id),
+                self.flow_metrics,
+                self.rules,
+            )
+        return self._coordinator
+
+    async def start(self) -> None:
+        coordinator = self.coordinator
+        await self.cluster.start()
+        await coordinator.recover()
+        self._subs.append(
+            await self.bus.subscribe(topics.FLOW_CONTROL, self._on_control, group=CONTROL_GROUP)
+        )
+        self._subs.append(await self.bus.subscribe(topics.FLOW_EVENTS, self._on_event, group=EVENTS_GROUP))
+        self._watchdog = asyncio.get_running_loop().create_task(
+            watchdog(coordinator, self.settings.watchdog_interval_s), name="flow-watchdog"
+        )
+        self._ready = True
+
+    async def stop(self) -> None:
+        self._ready = False
+        for sub in self._subs:
+            await sub.cancel()
+        self._subs.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
+        if self._coordinator is not None:
+            await self._coordinator.close()
+        await self.cluster.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._coordinator = None
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return [Mount("/", app=self._app)]
+
+    @property
+    def app(self) -> object:
+        """The REST API as an ASGI app (tests drive it with httpx's ASGITransport)."""
+        return self._app
+
+    async def _on_control(self, msg: Message) -> None:
+        sender, control, message_id = parse_control(msg.body)
+        await self.coordinator.on_control(sender, control, message_id)
+
+    async def _on_event(self, msg: Message) -> None:
+        event = node_pb2.TaskEvent()
+        try:
+            event.ParseFromString(msg.body)
+        except Exception:
+            raise IntegrityError("malformed TaskEvent on flow.events") from None
+        await self.coordinator.scheduler.on_event(event)

@@ -1,0 +1,78 @@
+"""Settings of the flow service (``SILOBRIDGE_<FIELD>``), and the party ids it knows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, field_validator
+
+from silobridge.config import CommonSettings, SettingsError
+
+
+class FlowSettings(CommonSettings):
+    """What flow needs beyond the common settings."""
+
+    http_port: int = Field(9380, ge=0, le=65535, description="REST API, board, /healthz, /metrics")
+    db_url: str = Field(
+        "",
+        description="sqlite:///path, sqlite:///:memory: or postgresql://... (default: <data_dir>/flow.sqlite)",
+    )
+    db_table_prefix: str = Field(
+        "flow_", pattern=r"^[a-z][a-z0-9_]{0,30}$", description="Prefix of flow's SQL tables"
+    )
+    route_table: Path | None = Field(
+        None, description="Router's route-table YAML; its party ids are the known parties"
+    )
+    known_parties: list[int] = Field(default_factory=list, description="Extra known party ids (JSON list)")
+    default_job_timeout_s: float = Field(3600.0, gt=0, description="Job timeout when the job YAML names none")
+    max_job_timeout_s: float = Field(7 * 24 * 3600.0, gt=0, description="Largest timeout_s a job may ask for")
+    accept_timeout_s: float = Field(
+        60.0, gt=0, description="How long the initiator waits for every party's answer"
+    )
+    rpc_timeout_s: float = Field(10.0, gt=0, description="Timeout of cluster-manager / node-manager requests")
+    upload_timeout_s: float = Field(300.0, gt=0, description="Timeout of a StoreTable request (large CSVs)")
+    max_job_yaml_bytes: int = Field(256 * 1024, gt=0, description="Largest job YAML accepted")
+    max_upload_bytes: int = Field(256 * 1024 * 1024, gt=0, description="Largest CSV upload accepted")
+    max_task_retries: int = Field(
+        0, ge=0, le=10, description="Retries of a failed task at this party (attempt+1)"
+    )
+    retry_delay_s: float = Field(2.0, ge=0, description="Pause before retrying a task or a busy allocation")
+    watchdog_interval_s: float = Field(1.0, gt=0, description="How often deadlines are checked")
+    task_cpus: int = Field(1, ge=1, description="CPUs asked for per task session")
+
+    @field_validator("known_parties", mode="before")
+    @classmethod
+    def _split_parties(cls, value: object) -> object:
+        """Accept ``10000,10001`` or ``[10000, 10001]`` from the environment."""
+        if isinstance(value, str):
+            return [p for p in value.strip("[] ").replace(",", " ").split() if p]
+        return value
+
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'flow.sqlite'}"
+
+    def parties(self) -> set[int]:
+        """This party, the route table's parties and ``known_parties``."""
+        known = {self.party_id, *self.known_parties}
+        if self.route_table is not None:
+            known |= read_route_table_parties(self.route_table)
+        return known
+
+
+def read_route_table_parties(path: Path) -> set[int]:
+    """Party ids of a router route table: ``{self: 9999, routes: {10000: {host, port}}, default: ...}``."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"SILOBRIDGE_ROUTE_TABLE: cannot read {path.name}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SettingsError(f"SILOBRIDGE_ROUTE_TABLE: {path.name} is not a mapping")
+    out: set[int] = set()
+    try:
+        if doc.get("self") is not None:
+            out.add(int(doc["self"]))
+        out |= {int(p) for p in (doc.get("routes") or {})}
+    except (TypeError, ValueError):
+        raise SettingsError(f"SILOBRIDGE_ROUTE_TABLE: party ids in {path.name} must be integers") from None
+    return out

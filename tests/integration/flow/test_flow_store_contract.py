@@ -1,0 +1,124 @@
+"""One store contract, run against SQLite always and PostgreSQL when reachable."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flow.sql_store import SqlJobStore
+from flow.store import JobRecord, MetricRecord, PartyRecord, TaskRecord
+from silobridge.errors import Conflict, NotFound
+
+PG_URL = os.environ.get("SILOBRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_store() -> SqlJobStore:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except Exception as exc:  # unreachable: skip, do not fail
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    return SqlJobStore(PG_URL, table_prefix=f"t{uuid.uuid4().hex[:10]}_")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlJobStore]:
+    s = (
+        SqlJobStore(f"sqlite:///{tmp_path / 'flow.sqlite'}")
+        if request.param == "sqlite"
+        else _postgres_store()
+    )
+    try:
+        yield s
+    finally:
+        s.drop_all()
+        s.close()
+
+
+def job(job_id: str, created: float, state: str = "PROPOSED") -> JobRecord:
+    return JobRecord(job_id, b"\x00spec\xff", state, 9999, created, created)
+
+
+def test_create_get_and_list_newest_first(store: SqlJobStore) -> None:
+    store.create_job(
+        job("a", 1.0),
+        [PartyRecord("a", 9999, "guest", "ACCEPTED")],
+        [TaskRecord("a", 9999, "t", "reader", "guest")],
+    )
+    store.create_job(job("b", 2.0), [], [])
+    assert store.get_job("a") == job("a", 1.0)
+    assert [j.job_id for j in store.list_jobs()] == ["b", "a"]
+    assert store.get_job("zzz") is None
+    with pytest.raises(Conflict, match="job a already exists"):
+        store.create_job(job("a", 3.0), [], [])
+    assert store.get_job("a").created == 1.0  # type: ignore[union-attr]
+
+
+def test_create_is_atomic(store: SqlJobStore) -> None:
+    good = TaskRecord("c", 9999, "t", "reader", "guest")
+    bad = TaskRecord("c", 9999, "u", "reader", "guest", summary={"x": object()})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):  # fails after the job row was written, inside the transaction
+        store.create_job(job("c", 1.0), [PartyRecord("c", 9999, "guest", "ACCEPTED")], [good, bad])
+    assert store.get_job("c") is None and store.list_tasks("c") == [] and store.list_parties("c") == []
+
+
+def test_transitions_are_validated(store: SqlJobStore) -> None:
+    store.create_job(job("a", 1.0), [], [])
+    assert store.set_job_state("a", "ACCEPTED").state == "ACCEPTED"
+    assert store.set_job_state("a", "ACCEPTED").state == "ACCEPTED"  # same state: no-op
+    with pytest.raises(Conflict, match="job a is ACCEPTED: it cannot become SUCCEEDED"):
+        store.set_job_state("a", "SUCCEEDED")
+    store.set_job_state("a", "RUNNING")
+    done = store.set_job_state("a", "FAILED", "task t failed")
+    assert (done.state, done.message) == ("FAILED", "task t failed")
+    with pytest.raises(Conflict):
+        store.set_job_state("a", "RUNNING")
+    with pytest.raises(NotFound):
+        store.set_job_state("nope", "RUNNING")
+    assert store.count_jobs("FAILED") == 1 and store.list_jobs(states=("RUNNING",)) == []
+
+
+def test_parties_tasks_metrics_models_and_seen_ids(store: SqlJobStore) -> None:
+    store.create_job(
+        job("a", 1.0),
+        [PartyRecord("a", 10000, "host", "PROPOSED"), PartyRecord("a", 9999, "guest", "ACCEPTED")],
+        [],
+    )
+    store.set_party_state("a", 10000, "REFUSED", "unknown party")
+    assert [(p.party_id, p.state, p.message) for p in store.list_parties("a")] == [
+        (9999, "ACCEPTED", ""),
+        (10000, "REFUSED", "unknown party"),
+    ]
+    t = TaskRecord(
+        "a", 9999, "lr", "hetero_lr", "guest", state="RUNNING", attempt=2, node_id="n1", started=5.0
+    )
+    store.put_task(t)
+    t.state, t.summary, t.outputs = "SUCCEEDED", {"auc": 0.91}, {"data": "job_a.lr_data"}
+    store.put_task(t)
+    store.put_task(TaskRecord("a", 10000, "lr", "hetero_lr", "host"))
+    assert store.get_task("a", 9999, "lr") == t
+    assert [x.party_id for x in store.list_tasks("a")] == [9999, 10000]
+    assert [x.party_id for x in store.list_tasks("a", 10000)] == [10000]
+
+    store.add_metrics(
+        "a", 9999, "lr", [MetricRecord("loss", 0, 0.7, 2, 10.0), MetricRecord("loss", 1, 0.5, 2, 11.0)]
+    )
+    store.add_metrics("a", 9999, "lr", [MetricRecord("loss", 2, 0.4, 2, 12.0)])
+    assert [(m.step, m.value) for m in store.list_metrics("a", 9999, "lr")] == [(0, 0.7), (1, 0.5), (2, 0.4)]
+    assert store.list_metrics("a", 10000, "lr") == []
+
+    store.put_model("a", "lr", 9999, b"\x01\x02")
+    store.put_model("a", "lr", 9999, b"\x01\x02\x03")
+    assert store.get_model("a", "lr", 9999) == b"\x01\x02\x03"
+    assert [(m.task_name, m.size) for m in store.list_models("a")] == [("lr", 3)]
+    assert store.get_model("a", "lr", 10000) is None
+
+    assert not store.message_seen("m1")
+    store.remember_message("m1")
+    store.remember_message("m1")
+    assert store.message_seen("m1")

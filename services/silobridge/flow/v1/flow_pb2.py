@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from silobridge.node.v1 import node_pb2 as silobridge_dot_node_dot_v1_dot_node__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsilobridge/flow/v1/flow.proto\x12\x12silobridge.flow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dsilobridge/node/v1/node.proto\"U\n\nRoleParams\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x10\n\x08party_id\x18\x02 \x01(\x03\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8b\x02\n\rComponentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\r\n\x05needs\x18\x03 \x03(\t\x12\'\n\x06params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x0brole_params\x18\x05 \x03(\x0b\x32\x1e.silobridge.flow.v1.RoleParams\x12=\n\x06inputs\x18\x06 \x03(\x0b\x32-.silobridge.flow.v1.ComponentSpec.InputsEntry\x1a-\n\x0bInputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb1\x01\n\x07JobSpec\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1a\n\x12initiator_party_id\x18\x02 \x01(\x03\x12\x30\n\x07parties\x18\x03 \x03(\x0b\x32\x1f.silobridge.node.v1.RoleParties\x12\x35\n\ncomponents\x18\x04 \x03(\x0b\x32!.silobridge.flow.v1.ComponentSpec\x12\x11\n\ttimeout_s\x18\x05 \x01(\x01\"7\n\nProposeJob\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.silobridge.flow.v1.JobSpec\"\x0b\n\tAcceptJob\"\x1b\n\tRefuseJob\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\n\n\x08StartJob\"\x19\n\x07StopJob\x12\x0e\n\x06reason\x18\x01 \x01(\t\"^\n\nTaskStatus\x12\x11\n\ttask_name\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.silobridge.node.v1.TaskState\x12\x0f\n\x07message\x18\x03 \x01(\t\"x\n\tJobStatus\x12+\n\x05state\x18\x01 \x01(\x0e\x32\x1c.silobridge.flow.v1.JobState\x12-\n\x05tasks\x18\x02 \x03(\x0b\x32\x1e.silobridge.flow.v1.TaskStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xe4\x02\n\x0e\x43ontrolMessage\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rfrom_party_id\x18\x02 \x01(\x03\x12\x31\n\x07propose\x18\x03 \x01(\x0b\x32\x1e.silobridge.flow.v1.ProposeJobH\x00\x12/\n\x06\x61\x63\x63\x65pt\x18\x04 \x01(\x0b\x32\x1d.silobridge.flow.v1.AcceptJobH\x00\x12/\n\x06refuse\x18\x05 \x01(\x0b\x32\x1d.silobridge.flow.v1.RefuseJobH\x00\x12-\n\x05start\x18\x06 \x01(\x0b\x32\x1c.silobridge.flow.v1.StartJobH\x00\x12+\n\x04stop\x18\x07 \x01(\x0b\x32\x1b.silobridge.flow.v1.StopJobH\x00\x12/\n\x06status\x18\x08 \x01(\x0b\x32\x1d.silobridge.flow.v1.JobStatusH\x00\x42\t\n\x07\x63ommand*\xc9\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATE_PROPOSED\x10\x01\x12\x16\n\x12JOB_STATE_ACCEPTED\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x15\n\x11JOB_STATE_STOPPED\x10\x06\x12\x15\n\x11JOB_STATE_REFUSED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsilobridge/flow/v1/flow.proto\x12\x12silobridge.flow.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1dsilobridge/node/v1/node.proto\"U\n\nRoleParams\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x10\n\x08party_id\x18\x02 \x01(\x03\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8b\x02\n\rComponentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tcomponent\x18\x02 \x01(\t\x12\r\n\x05needs\x18\x03 \x03(\t\x12\'\n\x06params\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x0brole_params\x18\x05 \x03(\x0b\x32\x1e.silobridge.flow.v1.RoleParams\x12=\n\x06inputs\x18\x06 \x03(\x0b\x32-.silobridge.flow.v1.ComponentSpec.InputsEntry\x1a-\n\x0bInputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb1\x01\n\x07JobSpec\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x1a\n\x12initiator_party_id\x18\x02 \x01(\x03\x12\x30\n\x07parties\x18\x03 \x03(\x0b\x32\x1f.silobridge.node.v1.RoleParties\x12\x35\n\ncomponents\x18\x04 \x03(\x0b\x32!.silobridge.flow.v1.ComponentSpec\x12\x11\n\ttimeout_s\x18\x05 \x01(\x01\"7\n\nProposeJob\x12)\n\x04spec\x18\x01 \x01(\x0b\x32\x1b.silobridge.flow.v1.JobSpec\"\x0b\n\tAcceptJob\"\x1b\n\tRefuseJob\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\n\n\x08StartJob\"F\n\x07StopJob\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.silobridge.flow.v1.JobState\"^\n\nTaskStatus\x12\x11\n\ttask_name\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.silobridge.node.v1.TaskState\x12\x0f\n\x07message\x18\x03 \x01(\t\"x\n\tJobStatus\x12+\n\x05state\x18\x01 \x01(\x0e\x32\x1c.silobridge.flow.v1.JobState\x12-\n\x05tasks\x18\x02 \x03(\x0b\x32\x1e.silobridge.flow.v1.TaskStatus\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xe4\x02\n\x0e\x43ontrolMessage\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rfrom_party_id\x18\x02 \x01(\x03\x12\x31\n\x07propose\x18\x03 \x01(\x0b\x32\x1e.silobridge.flow.v1.ProposeJobH\x00\x12/\n\x06\x61\x63\x63\x65pt\x18\x04 \x01(\x0b\x32\x1d.silobridge.flow.v1.AcceptJobH\x00\x12/\n\x06refuse\x18\x05 \x01(\x0b\x32\x1d.silobridge.flow.v1.RefuseJobH\x00\x12-\n\x05start\x18\x06 \x01(\x0b\x32\x1c.silobridge.flow.v1.StartJobH\x00\x12+\n\x04stop\x18\x07 \x01(\x0b\x32\x1b.silobridge.flow.v1.StopJobH\x00\x12/\n\x06status\x18\x08 \x01(\x0b\x32\x1d.silobridge.flow.v1.JobStatusH\x00\x42\t\n\x07\x63ommand*\xc9\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATE_PROPOSED\x10\x01\x12\x16\n\x12JOB_STATE_ACCEPTED\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x15\n\x11JOB_STATE_STOPPED\x10\x06\x12\x15\n\x11JOB_STATE_REFUSED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_COMPONENTSPEC_INPUTSENTRY']._loaded_options = None
   _globals['_COMPONENTSPEC_INPUTSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=1367
-  _globals['_JOBSTATE']._serialized_end=1568
+  _globals['_JOBSTATE']._serialized_start=1412
+  _globals['_JOBSTATE']._serialized_end=1613
   _globals['_ROLEPARAMS']._serialized_start=114
   _globals['_ROLEPARAMS']._serialized_end=199
   _globals['_COMPONENTSPEC']._serialized_start=202
@@ -54,11 +54,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STARTJOB']._serialized_start=750
   _globals['_STARTJOB']._serialized_end=760
   _globals['_STOPJOB']._serialized_start=762
-  _globals['_STOPJOB']._serialized_end=787
-  _globals['_TASKSTATUS']._serialized_start=789
-  _globals['_TASKSTATUS']._serialized_end=883
-  _globals['_JOBSTATUS']._serialized_start=885
-  _globals['_JOBSTATUS']._serialized_end=1005
-  _globals['_CONTROLMESSAGE']._serialized_start=1008
-  _globals['_CONTROLMESSAGE']._serialized_end=1364
+  _globals['_STOPJOB']._serialized_end=832
+  _globals['_TASKSTATUS']._serialized_start=834
+  _globals['_TASKSTATUS']._serialized_end=928
+  _globals['_JOBSTATUS']._serialized_start=930
+  _globals['_JOBSTATUS']._serialized_end=1050
+  _globals['_CONTROLMESSAGE']._serialized_start=1053
+  _globals['_CONTROLMESSAGE']._serialized_end=1409
 # @@protoc_insertion_point(module_scope)

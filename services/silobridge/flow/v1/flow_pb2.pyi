@@ -96,10 +96,12 @@ class StartJob(_message.Message):
     def __init__(self) -> None: ...
 
 class StopJob(_message.Message):
-    __slots__ = ("reason",)
+    __slots__ = ("reason", "state")
     REASON_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     reason: str
-    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+    state: JobState
+    def __init__(self, reason: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("task_name", "state", "message")

@@ -139,7 +139,7 @@ class MetricPoint(_message.Message):
     def __init__(self, name: _Optional[str] = ..., step: _Optional[int] = ..., value: _Optional[float] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("job_id", "task_name", "attempt", "party_id", "role", "state", "message", "metrics", "output_tables", "model", "progress", "node_id", "time_unix", "summary")
+    __slots__ = ("job_id", "task_name", "attempt", "party_id", "role", "state", "message", "metrics", "output_tables", "model", "progress", "node_id", "time_unix", "summary", "retryable")
     class OutputTablesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +168,7 @@ class TaskEvent(_message.Message):
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     task_name: str
     attempt: int
@@ -182,4 +183,5 @@ class TaskEvent(_message.Message):
     node_id: str
     time_unix: float
     summary: _containers.ScalarMap[str, float]
-    def __init__(self, job_id: _Optional[str] = ..., task_name: _Optional[str] = ..., attempt: _Optional[int] = ..., party_id: _Optional[int] = ..., role: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., message: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ..., output_tables: _Optional[_Mapping[str, TableRef]] = ..., model: _Optional[_Union[_values_pb2.Value, _Mapping]] = ..., progress: _Optional[float] = ..., node_id: _Optional[str] = ..., time_unix: _Optional[float] = ..., summary: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    retryable: bool
+    def __init__(self, job_id: _Optional[str] = ..., task_name: _Optional[str] = ..., attempt: _Optional[int] = ..., party_id: _Optional[int] = ..., role: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., message: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ..., output_tables: _Optional[_Mapping[str, TableRef]] = ..., model: _Optional[_Union[_values_pb2.Value, _Mapping]] = ..., progress: _Optional[float] = ..., node_id: _Optional[str] = ..., time_unix: _Optional[float] = ..., summary: _Optional[_Mapping[str, float]] = ..., retryable: _Optional[bool] = ...) -> None: ...

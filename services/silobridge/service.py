@@ -81,7 +81,7 @@ async def run_service(service: Service, *, stop_event: asyncio.Event | None = No
         await _quiet_stop(service, http)
         return ExitCode.STARTUP_FAILED
     service.metrics.up.labels(service.metrics.service, service.metrics.party).set(1)
-    log.info("%s ready", service.name, extra={"event": "ready", "size": http.port})
+    log.info("%s ready", service.name, extra={"event": "ready", "port": http.port})
     await stop.wait()
     log.info("%s stopping", service.name, extra={"event": "stopping"})
     service.metrics.up.labels(service.metrics.service, service.metrics.party).set(0)

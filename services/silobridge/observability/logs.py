@@ -28,7 +28,10 @@ class JsonFormatter(logging.Formatter):
             "job_id": getattr(record, "job_id", None) or job_var.get(),
             "task": getattr(record, "task", None) or task_var.get(),
         }
-        for key in ("peer", "topic", "name", "size", "digest", "message_id", "event"):
+        for key in (
+            "peer", "topic", "size", "digest", "message_id", "event", "port",
+            "direction", "src_party", "dst_party", "session", "var_name", "tag",
+        ):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:

@@ -1,0 +1,294 @@
+"""The only module that imports ``grpc``: the mutual-TLS server and the per-peer stream client.
+
+No generated stubs: the one method, ``/silobridge.router.v1.RouterService/Transfer`` (a
+bidirectional stream of TransferRequest -> TransferResponse), is registered with a generic
+handler, and the client calls it with ``channel.stream_stream``. Everything the router decides
+(ACL, identity, chunks, the bus) lives in :mod:`rollsite_router.service`; this module only moves
+envelopes and acks, and tells the service *who* the peer is, from the verified client certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from rollsite_router.protocol import error_from_ack
+from rollsite_router.tls import TlsMaterial
+from silobridge.errors import InvalidInput, RetryableError
+from silobridge.federation.v1 import envelope_pb2 as env_pb
+from silobridge.pki import identity_from_cert
+from silobridge.router.v1 import router_pb2
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "silobridge.router.v1.RouterService"
+TRANSFER_PATH = f"/{SERVICE_NAME}/Transfer"
+ACK_MESSAGE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    """Who is on the other end of an inbound stream, as TLS proved it."""
+
+    #: Party id from the verified client certificate; None when it names no party.
+    party_id: int | None
+    address: str
+    #: Why there is no party id (for the rejection log).
+    problem: str = ""
+
+    @property
+    def label(self) -> str:
+        return str(self.party_id) if self.party_id is not None else "unknown"
+
+
+InboundHandler = Callable[[PeerInfo, env_pb.Envelope], Awaitable[router_pb2.Ack]]
+
+
+def peer_from_auth_context(auth: dict[str, list[bytes]], address: str) -> PeerInfo:
+    """The party id of a mutual-TLS peer: from its PEM certificate (SAN URI + CN, strictly)."""
+    if auth.get("transport_security_type") != [b"ssl"]:
+        return PeerInfo(None, address, "connection is not TLS")
+    pems = auth.get("x509_pem_cert") or []
+    if len(pems) != 1:
+        return PeerInfo(None, address, "no client certificate")
+    try:
+        return PeerInfo(identity_from_cert(pems[0]), address)
+    except InvalidInput as exc:
+        return PeerInfo(None, address, str(exc))
+
+
+class GatewayServer:
+    """gRPC server with ``require_client_auth``: a client without a certificate from our CA never
+    gets past the TLS handshake."""
+
+    def __init__(
+        self, handler: InboundHandler, *, host: str, port: int, tls: TlsMaterial, max_message_bytes: int
+    ) -> None:
+        self._handler = handler
+        self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._tls = tls
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", ACK_MESSAGE_BYTES),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ]
+        )
+        rpc = grpc.stream_stream_rpc_method_handler(
+            self._transfer,
+            request_deserializer=router_pb2.TransferRequest.FromString,
+            response_serializer=router_pb2.TransferResponse.SerializeToString,
+        )
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE_NAME, {"Transfer": rpc}),)
+        )
+        self.port = 0
+        self._busy = 0  # envelopes being handled right now
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> int:
+        creds = grpc.ssl_server_credentials(
+            [(self._tls.key, self._tls.cert)], root_certificates=self._tls.ca, require_client_auth=True
+        )
+        try:
+            self.port = self._server.add_secure_port(self._address, creds)
+        except RuntimeError as exc:
+            raise OSError(f"router cannot listen on {self._address}: {exc}") from None
+        if not self.port:
+            raise OSError(f"router cannot listen on {self._address}")
+        await self._server.start()
+        return self.port
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Let envelopes being handled finish (up to ``grace_s``), then cut the idle peer streams."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), grace_s)
+        await self._server.stop(0)
+
+    async def _transfer(
+        self, requests: AsyncIterator[router_pb2.TransferRequest], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[router_pb2.TransferResponse]:
+        auth = {k: list(v) for k, v in context.auth_context().items()}
+        peer = peer_from_auth_context(auth, context.peer())
+        async for request in requests:
+            self._busy += 1
+            self._idle.clear()
+            try:
+                ack = await self._handler(peer, request.envelope)
+            except Exception:
+                log.exception("inbound handler failed", extra={"peer": peer.label})
+                ack = router_pb2.Ack(
+                    message_id=request.envelope.message_id,
+                    chunk_index=request.envelope.chunk_index,
+                    ok=False,
+                    error="internal: internal error",
+                )
+            finally:
+                self._busy -= 1
+                if not self._busy:
+                    self._idle.set()
+            yield router_pb2.TransferResponse(ack=ack)
+
+
+class PeerLink:
+    """One long-lived bidirectional stream to one peer router, reopened after a failure.
+
+    The client pins the peer's identity with ``ssl_target_name_override = party-<id>``, so a
+    router that presents any other party's certificate is refused by TLS.
+    """
+
+    def __init__(
+        self,
+        *,
+        peer_party: int,
+        target: str,
+        server_name: str,
+        tls: TlsMaterial,
+        max_message_bytes: int,
+        connect_timeout_s: float,
+    ) -> None:
+        self.peer_party, self.target, self.server_name = peer_party, target, server_name
+        self._tls = tls
+        self._max_message_bytes = max_message_bytes
+        self._connect_timeout_s = connect_timeout_s
+        self._channel: grpc.aio.Channel | None = None
+        self._call: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[tuple[str, int], list[asyncio.Future[router_pb2.Ack]]] = {}
+        self._connect_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._call is not None and not self._call.done()
+
+    async def send(self, chunks: Sequence[env_pb.Envelope], ack_timeout_s: float) -> int:
+        """Write every chunk and wait for every ack. Returns the number of gRPC messages written.
+
+        Raises RetryableError when the peer cannot be reached or the stream breaks, and the
+        error mapped from the ack (see :mod:`rollsite_router.protocol`) when the peer refuses.
+        """
+        call = await self._open()
+        loop = asyncio.get_running_loop()
+        waits: list[tuple[tuple[str, int], asyncio.Future[router_pb2.Ack]]] = []
+        for chunk in chunks:
+            key = (chunk.message_id, chunk.chunk_index)
+            fut: asyncio.Future[router_pb2.Ack] = loop.create_future()
+            self._pending.setdefault(key, []).append(fut)
+            waits.append((key, fut))
+        try:
+            async with self._write_lock:
+                for chunk in chunks:
+                    await call.write(router_pb2.TransferRequest(envelope=chunk))
+            acks = await asyncio.wait_for(asyncio.gather(*(f for _, f in waits)), ack_timeout_s)
+        except TimeoutError:
+            await self._drop_call()  # a silent peer: reconnect on the next attempt
+            raise RetryableError(
+                f"party {self.peer_party}'s router at {self.target} did not ack within {ack_timeout_s:.0f}s"
+            ) from None
+        except (grpc.RpcError, asyncio.InvalidStateError) as exc:
+            await self._drop_call()
+            raise RetryableError(
+                f"stream to party {self.peer_party}'s router at {self.target} broke: {exc}"
+            ) from None
+        finally:
+            for key, fut in waits:
+                futs = self._pending.get(key)
+                if futs is not None and fut in futs:
+                    futs.remove(fut)
+                    if not futs:
+                        del self._pending[key]
+                if not fut.done():
+                    fut.cancel()
+        for ack in acks:
+            if not ack.ok:
+                raise error_from_ack(ack, self.peer_party)
+        return len(chunks)
+
+    async def close(self) -> None:
+        async with self._connect_lock:
+            await self._drop_call()
+
+    async def _open(self) -> Any:
+        async with self._connect_lock:
+            if self.connected:
+                return self._call
+            await self._drop_call()
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=self._tls.ca, private_key=self._tls.key, certificate_chain=self._tls.cert
+            )
+            channel = grpc.aio.secure_channel(
+                self.target,
+                creds,
+                options=[
+                    ("grpc.ssl_target_name_override", self.server_name),
+                    ("grpc.max_send_message_length", self._max_message_bytes),
+                    ("grpc.max_receive_message_length", ACK_MESSAGE_BYTES),
+                    ("grpc.keepalive_time_ms", 30_000),
+                    ("grpc.keepalive_timeout_ms", 10_000),
+                    ("grpc.http2.max_pings_without_data", 0),
+                ],
+            )
+            try:
+                await asyncio.wait_for(channel.channel_ready(), self._connect_timeout_s)
+            except (TimeoutError, grpc.RpcError):
+                state = channel.get_state(try_to_connect=False).name
+                await channel.close(grace=None)
+                raise RetryableError(
+                    f"cannot reach party {self.peer_party}'s router at {self.target} "
+                    f"within {self._connect_timeout_s:.0f}s (channel {state}: down, or TLS refused - "
+                    f"does it present a {self.server_name} certificate from our CA?)"
+                ) from None
+            call = channel.stream_stream(
+                TRANSFER_PATH,
+                request_serializer=router_pb2.TransferRequest.SerializeToString,
+                response_deserializer=router_pb2.TransferResponse.FromString,
+            )()
+            self._channel, self._call = channel, call
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read(call), name=f"router-acks-{self.peer_party}"
+            )
+            log.info(
+                "stream open to party %s at %s", self.peer_party, self.target, extra={"peer": self.peer_party}
+            )
+            return call
+
+    async def _read(self, call: Any) -> None:
+        reason = "stream closed by the peer"
+        try:
+            async for response in call:
+                ack = response.ack
+                for fut in self._pending.pop((ack.message_id, ack.chunk_index), []):
+                    if not fut.done():
+                        fut.set_result(ack)
+        except grpc.RpcError as exc:
+            reason = f"stream broke: {exc}"
+        finally:
+            self._fail_pending(RetryableError(f"party {self.peer_party}'s router at {self.target}: {reason}"))
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        pending, self._pending = self._pending, {}
+        for futs in pending.values():
+            for fut in futs:
+                if not fut.done():
+                    fut.set_exception(exc)
+
+    async def _drop_call(self) -> None:
+        call, channel, reader = self._call, self._channel, self._reader
+        self._call = self._channel = self._reader = None
+        if call is not None:
+            call.cancel()
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        if channel is not None:
+            await channel.close(grace=None)

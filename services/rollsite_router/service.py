@@ -1,0 +1,485 @@
+"""The router service: bus ``router.outbound`` -> peer routers, and peer routers -> local bus.
+
+Outbound, each Envelope is validated, chunked and written to a long-lived stream to the peer; the
+bus message is acknowledged only after the peer router acked every chunk (at-least-once), and a
+peer that cannot be reached is retried with backoff, then requeued. Inbound, the peer's party is
+taken from its TLS certificate, never from the envelope; an envelope that claims another source,
+targets another party, comes from a party outside the ACL, or is too large is refused. A whole,
+verified envelope is published at a topic derived from its channel, once per message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+
+from rollsite_router import chunking
+from rollsite_router.grpc_gateway import GatewayServer, PeerInfo, PeerLink
+from rollsite_router.metrics import RouterMetrics
+from rollsite_router.protocol import error_ack, ok_ack
+from rollsite_router.routes import Endpoint, RouteTable, load_route_table
+from rollsite_router.settings import RouterSettings
+from rollsite_router.tls import TlsMaterial, load_tls
+from silobridge import topics
+from silobridge.bus.base import Bus, Message, Subscription, check_word
+from silobridge.bus.dedup import Deduplicator
+from silobridge.errors import (
+    BusUnavailable,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RetryableError,
+    SilobridgeError,
+)
+from silobridge.federation.v1 import envelope_pb2 as env_pb
+from silobridge.observability.metrics import ServiceMetrics
+from silobridge.router.v1 import router_pb2
+from silobridge.service import Service
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("silobridge.audit")
+
+OUTBOUND_GROUP = "router-outbound"
+MAX_MESSAGE_ID_CHARS = 128
+SESSION_CACHE = 10_000
+
+
+class Rejected(PermissionDenied):
+    """An inbound envelope refused by policy; ``reason`` is the metric label."""
+
+    def __init__(self, reason: str, message: str, *, public_message: str) -> None:
+        super().__init__(message, public_message=public_message)
+        self.reason = reason
+
+
+class RouterService(Service):
+    name = "rollsite-router"
+
+    def __init__(
+        self,
+        settings: RouterSettings,
+        bus: Bus,
+        metrics: ServiceMetrics,
+        *,
+        route_table: RouteTable | None = None,
+    ) -> None:
+        super().__init__(settings, bus, metrics)
+        self.settings: RouterSettings = settings
+        self.router_metrics = RouterMetrics(metrics.registry)
+        self.tls: TlsMaterial = load_tls(
+            settings.ca_path, settings.cert_path, settings.key_path, party_id=settings.party_id
+        )
+        if route_table is None:
+            route_table = (
+                load_route_table(settings.route_table, expected_self=settings.party_id)
+                if settings.route_table is not None
+                else RouteTable(settings.party_id)
+            )
+        self._check_table(route_table)
+        self.route_table = route_table
+        self.reassembler = chunking.Reassembler(
+            max_payload_bytes=settings.max_payload_bytes,
+            max_inflight_bytes=settings.max_inflight_chunks_bytes,
+            timeout_s=settings.reassembly_timeout_s,
+        )
+        self._dedup = Deduplicator(capacity=settings.dedup_capacity)
+        self._publish_locks: dict[str, asyncio.Lock] = {}
+        self._declared_sessions: OrderedDict[str, None] = OrderedDict()
+        self._links: dict[Endpoint, PeerLink] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._subs: list[Subscription] = []
+        self._server: GatewayServer | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.port = 0
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self._server = GatewayServer(
+            self._inbound,
+            host=s.listen_host,
+            port=s.listen_port,
+            tls=self.tls,
+            max_message_bytes=s.max_grpc_message_bytes,
+        )
+        self.port = await self._server.start()
+        for _ in range(s.outbound_concurrency):
+            self._subs.append(
+                await self.bus.subscribe(
+                    topics.ROUTER_OUTBOUND,
+                    self._outbound,
+                    group=OUTBOUND_GROUP,
+                    max_deliveries=s.outbound_max_deliveries,
+                )
+            )
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._sweep(), name="router-reassembly-sweeper"
+        )
+        self._ready = True
+        log.info(
+            "router of party %s listening on %s:%s, %d routes",
+            s.party_id,
+            s.listen_host,
+            self.port,
+            len(self.route_table.routes),
+            extra={"event": "listening"},
+        )
+
+    async def stop(self) -> None:
+        self._ready = False
+        subs, self._subs = self._subs, []
+        for sub in subs:
+            await sub.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        links, self._links = self._links, {}
+        for link in links.values():
+            await link.close()
+        self._dedup.close()
+
+    def set_route_table(self, table: RouteTable) -> None:
+        """Swap the route table (peers learnt after start, or a reloaded file). Call on the loop."""
+        self._check_table(table)
+        self.route_table = table
+        for endpoint in [e for e in self._links if not _still_routed(table, e)]:
+            link = self._links.pop(endpoint)  # the peer moved: close its stream in the background
+            task = asyncio.get_running_loop().create_task(link.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def reload_routes(self) -> None:
+        if self.settings.route_table is not None:
+            self.set_route_table(
+                load_route_table(self.settings.route_table, expected_self=self.settings.party_id)
+            )
+
+    def _check_table(self, table: RouteTable) -> None:
+        if table.self_party != self.settings.party_id:
+            raise InvalidInput(
+                f"route table is for party {table.self_party}, this router is {self.settings.party_id}"
+            )
+
+    # ----- outbound: bus -> peer -------------------------------------------------------------
+
+    async def _outbound(self, msg: Message) -> None:
+        env = env_pb.Envelope()
+        try:
+            env.ParseFromString(msg.body)
+        except Exception:
+            raise IntegrityError(
+                f"malformed Envelope on {msg.topic} (bus message {msg.message_id})"
+            ) from None
+        if not env.message_id:
+            env.message_id = msg.message_id
+        peer = str(env.dst.party_id)
+        try:
+            endpoint = self._validate_outbound(env)
+        except SilobridgeError as exc:
+            self.router_metrics.messages.labels(peer, "out", "invalid").inc()
+            log.error(
+                "outbound message %s dead-lettered: %s", env.message_id[:128], exc, extra={"peer": peer}
+            )
+            raise
+        chunks = chunking.split(env, self.settings.chunk_bytes)
+        started = time.perf_counter()
+        try:
+            sent = await self._deliver(endpoint, env.dst.party_id, chunks)
+        except SilobridgeError as exc:
+            outcome = "retry" if exc.retryable else "refused"
+            self.router_metrics.messages.labels(peer, "out", outcome).inc()
+            log.warning(
+                "message %s to party %s not delivered: %s",
+                env.message_id,
+                peer,
+                exc,
+                extra={"peer": peer, "message_id": env.message_id},
+            )
+            raise
+        self.router_metrics.send_seconds.labels(peer).observe(time.perf_counter() - started)
+        self.router_metrics.messages.labels(peer, "out", "ok").inc()
+        self.router_metrics.bytes.labels(peer, "out").inc(len(env.payload))
+        self.router_metrics.chunks.labels(peer, "out").inc(sent)
+        self._audit("out", peer, chunks[0], len(env.payload))
+
+    def _validate_outbound(self, env: env_pb.Envelope) -> Endpoint:
+        me = self.settings.party_id
+        _check_message_id(env.message_id)
+        if env.src.party_id != me:
+            raise PermissionDenied(
+                f"outbound envelope {env.message_id} claims source party {env.src.party_id}, this is party {me}"
+            )
+        if env.dst.party_id == me:
+            raise InvalidInput(f"outbound envelope {env.message_id} is addressed to this party itself ({me})")
+        endpoint = self.route_table.endpoint_for(env.dst.party_id)
+        if endpoint is None:
+            raise NotFound(
+                f"no route to party {env.dst.party_id} (message {env.message_id}): "
+                "add it to the route table or set a default route"
+            )
+        _check_channel_fields(env)
+        if len(env.payload) > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"payload of {len(env.payload)} bytes to party {env.dst.party_id} exceeds "
+                f"max_payload_bytes={self.settings.max_payload_bytes}"
+            )
+        return endpoint
+
+    async def _deliver(self, endpoint: Endpoint, dst: int, chunks: list[env_pb.Envelope]) -> int:
+        """Send with backoff for up to ``send_retry_s``; then the RetryableError requeues the message."""
+        s = self.settings
+        link = self._link(endpoint, dst)
+        deadline = time.monotonic() + s.send_retry_s
+        backoff = s.retry_initial_backoff_s
+        while True:
+            try:
+                return await link.send(chunks, s.ack_timeout_s)
+            except RetryableError as exc:
+                if time.monotonic() + backoff > deadline:
+                    raise
+                log.info(
+                    "retrying message to party %s in %.1fs: %s", dst, backoff, exc, extra={"peer": str(dst)}
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, s.retry_max_backoff_s)
+
+    def _link(self, endpoint: Endpoint, dst: int) -> PeerLink:
+        link = self._links.get(endpoint)
+        if link is None:
+            link = PeerLink(
+                peer_party=dst,
+                target=endpoint.target,
+                server_name=endpoint.server_name,
+                tls=self.tls,
+                max_message_bytes=self.settings.max_grpc_message_bytes,
+                connect_timeout_s=self.settings.connect_timeout_s,
+            )
+            self._links[endpoint] = link
+        return link
+
+    # ----- inbound: peer -> bus --------------------------------------------------------------
+
+    async def _inbound(self, peer: PeerInfo, chunk: env_pb.Envelope) -> router_pb2.Ack:
+        label = peer.label
+        self.router_metrics.chunks.labels(label, "in").inc()
+        key = f"{chunk.src.party_id}:{chunk.message_id}"
+        try:
+            self._check_inbound(peer, chunk)
+            if self._dedup.seen(key):
+                self.router_metrics.messages.labels(label, "in", "duplicate").inc()
+                return ok_ack(chunk)
+            try:
+                whole = self.reassembler.add((label, chunk.message_id), chunk)
+            finally:
+                self.router_metrics.reassembly_bytes.set(self.reassembler.inflight_bytes)
+            if whole is None:
+                return ok_ack(chunk)
+            await self._publish_once(key, whole, label)
+            return ok_ack(chunk)
+        except Rejected as exc:
+            self.reassembler.drop((label, chunk.message_id))
+            self._reject(peer, chunk, exc.reason, exc)
+            return error_ack(chunk, exc)
+        except SilobridgeError as exc:
+            reason = _reason(exc)
+            if not exc.retryable:
+                self.reassembler.drop((label, chunk.message_id))
+            self._reject(peer, chunk, reason, exc)
+            return error_ack(chunk, exc)
+
+    def _check_inbound(self, peer: PeerInfo, env: env_pb.Envelope) -> None:
+        me = self.settings.party_id
+        if peer.party_id is None:
+            raise Rejected(
+                "no_identity",
+                f"peer certificate names no party: {peer.problem}",
+                public_message="your certificate does not identify a silobridge party",
+            )
+        if not self.route_table.allows(peer.party_id):
+            raise Rejected(
+                "acl",
+                f"party {peer.party_id} is not allowed to send to party {me}",
+                public_message=f"party {me} does not accept messages from party {peer.party_id}",
+            )
+        if env.src.party_id != peer.party_id:
+            raise Rejected(
+                "spoofed_source",
+                f"envelope claims source party {env.src.party_id} but the certificate is party {peer.party_id}",
+                public_message="source party does not match your certificate",
+            )
+        if env.dst.party_id != me:
+            raise Rejected(
+                "wrong_destination",
+                f"envelope for party {env.dst.party_id} arrived at party {me}",
+                public_message=f"this router is party {me}, not party {env.dst.party_id}",
+            )
+        if env.payload_size > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"message of {env.payload_size} bytes exceeds max_payload_bytes={self.settings.max_payload_bytes}",
+                public_message=f"message exceeds the limit of {self.settings.max_payload_bytes} bytes",
+            )
+        _check_message_id(env.message_id)
+        _check_channel_fields(env)
+
+    async def _publish_once(self, key: str, env: env_pb.Envelope, peer: str) -> None:
+        lock = self._publish_locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                if self._dedup.seen(key):
+                    self.router_metrics.messages.labels(peer, "in", "duplicate").inc()
+                    return
+                topic = await self._inbound_topic(env)
+                try:
+                    await self.bus.publish(
+                        topic,
+                        env.SerializeToString(),
+                        message_id=env.message_id,
+                        headers={"src_party": str(env.src.party_id)},
+                    )
+                except SilobridgeError:
+                    raise
+                except Exception as exc:  # a broker client's own error: the peer may retry later
+                    raise BusUnavailable(
+                        f"cannot publish inbound message on {topic}: {exc}",
+                        public_message="local bus unavailable",
+                    ) from exc
+                self._dedup.mark(key)
+        finally:
+            if not lock.locked():
+                self._publish_locks.pop(key, None)
+        self.router_metrics.messages.labels(peer, "in", "ok").inc()
+        self.router_metrics.bytes.labels(peer, "in").inc(len(env.payload))
+        self._audit("in", peer, env, len(env.payload), topic=topic)
+
+    async def _inbound_topic(self, env: env_pb.Envelope) -> str:
+        """The local topic follows from the channel; the peer never names a topic."""
+        if env.channel == env_pb.CHANNEL_CONTROL:
+            return topics.FLOW_CONTROL
+        session = env.session
+        if session not in self._declared_sessions:
+            # Keep the value even when the receiving task has not subscribed yet.
+            await self.bus.declare_group(topics.fed_pattern(session), topics.fed_group(session))
+            self._declared_sessions[session] = None
+            while len(self._declared_sessions) > SESSION_CACHE:
+                self._declared_sessions.popitem(last=False)
+        return topics.fed_topic(session, env.name, env.tag)
+
+    def _reject(self, peer: PeerInfo, env: env_pb.Envelope, reason: str, exc: SilobridgeError) -> None:
+        self.router_metrics.rejected.labels(peer.label, reason).inc()
+        self.router_metrics.messages.labels(peer.label, "in", "rejected").inc()
+        log.warning(
+            "refused envelope %s chunk %d from peer %s (%s, certificate party %s) claiming party %s -> %s: %s",
+            env.message_id[:MAX_MESSAGE_ID_CHARS],
+            env.chunk_index,
+            peer.label,
+            peer.address,
+            peer.party_id,
+            env.src.party_id,
+            env.dst.party_id,
+            exc,
+            extra={"peer": peer.label, "event": f"rejected_{reason}", "message_id": env.message_id[:128]},
+        )
+
+    async def _sweep(self) -> None:
+        interval = min(5.0, max(0.05, self.settings.reassembly_timeout_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            for key in self.reassembler.expire():
+                peer = str(key[0]) if isinstance(key, tuple) else "unknown"
+                self.router_metrics.rejected.labels(peer, "reassembly_timeout").inc()
+                log.warning(
+                    "dropped incomplete message %s from peer %s after timeout",
+                    key,
+                    peer,
+                    extra={"peer": peer},
+                )
+            self.router_metrics.reassembly_bytes.set(self.reassembler.inflight_bytes)
+
+    def _audit(self, direction: str, peer: str, env: env_pb.Envelope, size: int, topic: str = "") -> None:
+        digest = env.payload_digest.hex()
+        audit.info(
+            "cross-party %s peer=%s src=%s dst=%s channel=%s session=%s name=%s tag=%s size=%d sha256=%s id=%s",
+            direction,
+            peer,
+            env.src.party_id,
+            env.dst.party_id,
+            env_pb.Channel.Name(env.channel),
+            env.session,
+            env.name,
+            env.tag,
+            size,
+            digest,
+            env.message_id,
+            extra={
+                "event": f"audit_{direction}",
+                "peer": peer,
+                "topic": topic,
+                "size": size,
+                "digest": digest,
+                "message_id": env.message_id,
+                "direction": direction,
+                "src_party": env.src.party_id,
+                "dst_party": env.dst.party_id,
+                "session": env.session,
+                "var_name": env.name,
+                "tag": env.tag,
+            },
+        )
+
+
+# ----- validation helpers ----------------------------------------------------------------------
+
+
+def _check_message_id(message_id: str) -> None:
+    if not message_id or len(message_id) > MAX_MESSAGE_ID_CHARS:
+        raise InvalidInput(f"message id must be 1..{MAX_MESSAGE_ID_CHARS} characters")
+    check_word(message_id, "message id")
+
+
+def _check_channel_fields(env: env_pb.Envelope) -> None:
+    if env.channel == env_pb.CHANNEL_FEDERATION:
+        parts = env.session.split(".")
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise InvalidInput(
+                f"invalid federation session {env.session[:200]!r}: <job_id>.<task_name>.<attempt>"
+            )
+        check_word(parts[0], "job id")
+        check_word(parts[1], "task name")
+        check_word(env.name, "variable name")
+        check_word(env.tag, "tag")
+    elif env.channel == env_pb.CHANNEL_CONTROL:
+        for value, what in ((env.name, "name"), (env.tag, "tag")):
+            if value:
+                check_word(value, what)
+    else:
+        raise InvalidInput(f"envelope {env.message_id[:128]} has no channel (CHANNEL_UNSPECIFIED)")
+
+
+def _still_routed(table: RouteTable, endpoint: Endpoint) -> bool:
+    if table.endpoint_for(endpoint.party) == endpoint:
+        return True
+    dflt = table.default
+    return dflt is not None and (dflt.host, dflt.port) == (endpoint.host, endpoint.port)
+
+
+def _reason(exc: SilobridgeError) -> str:
+    if isinstance(exc, PayloadTooLarge):
+        return "too_large"
+    if isinstance(exc, IntegrityError):
+        return "integrity"
+    if isinstance(exc, InvalidInput):
+        return "invalid"
+    if exc.retryable:
+        return "unavailable"
+    return exc.code

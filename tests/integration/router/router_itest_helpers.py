@@ -1,0 +1,71 @@
+"""Helpers of the router integration tests (a unique module name: importable beside other conftests)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rollsite_router.routes import RouteTable
+from rollsite_router.service import RouterService
+from silobridge import topics
+from silobridge.bus.base import Message
+from silobridge.bus.memory import MemoryBus
+from silobridge.federation.bus_transport import build_envelope
+from silobridge.federation.v1 import envelope_pb2 as env_pb
+from silobridge.observability.metrics import ServiceMetrics
+
+A, B, C = 9999, 10000, 10001
+SESSION = "job1.lr.1"
+
+
+@dataclass
+class Party:
+    party_id: int
+    service: RouterService
+    bus: MemoryBus
+    metrics: ServiceMetrics
+    received: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.metrics.registry.get_sample_value(name, labels)
+        return value or 0.0
+
+    async def send(self, envelope: env_pb.Envelope) -> None:
+        await self.bus.publish(topics.ROUTER_OUTBOUND, envelope.SerializeToString())
+
+    async def listen(self, pattern: str, group: str) -> None:
+        """Consume ``group`` into ``received`` (subscribing after delivery must still see it)."""
+        await self.bus.subscribe(pattern, self._collect, group=group)
+
+    async def _collect(self, msg: Message) -> None:
+        await self.received.put(msg)
+
+
+def fed_envelope(src: int, dst: int, payload: bytes, *, name: str = "w", tag: str = "0") -> env_pb.Envelope:
+    return build_envelope(
+        src_party=src,
+        src_role="guest",
+        dst_party=dst,
+        dst_role="host",
+        channel=env_pb.CHANNEL_FEDERATION,
+        payload=payload,
+        session=SESSION,
+        name=name,
+        tag=tag,
+    )
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def mesh(*parties: Party) -> None:
+    """Every router routes to (and accepts) every other one."""
+    for p in parties:
+        others = {q.party_id: ("127.0.0.1", q.service.port) for q in parties if q is not p}
+        p.service.set_route_table(RouteTable.build(p.party_id, others))

@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(PY) -m silobridge_cli.main demo
 
 demo-synthetic: $(STAMP)
-	$(PY) -m silobridge_cli.main demo --config deploy/demo/synthetic.yaml
+	$(PY) -m silobridge_cli.main demo --config synthetic
 
 test: $(STAMP)
 	$(PY) -m pytest tests

@@ -41,11 +41,11 @@ def _dtype_code(dtype: np.dtype[Any]) -> int:
 def encode(value: Any, _depth: int = 0) -> pb.Value:
     if _depth > MAX_DEPTH:
         raise InvalidInput("value nests too deeply to send")
-    if hasattr(value, "to_value_proto"):
-        out = value.to_value_proto()
-        if not isinstance(out, pb.Value):
-            raise InvalidInput(f"{type(value).__name__}.to_value_proto() did not return a Value")
-        return out
+    crypto = _crypto_value(value)
+    if crypto is not None:
+        return crypto
+    if isinstance(value, np.ndarray) and value.dtype.kind == "U":
+        return encode([str(v) for v in value.ravel()], _depth)
     if isinstance(value, np.ndarray):
         code = _dtype_code(value.dtype)
         arr = np.ascontiguousarray(value, dtype=_DTYPES[code])
@@ -70,6 +70,21 @@ def encode(value: Any, _depth: int = 0) -> pb.Value:
             return pb.Value(bytes_list=pb.BytesList(values=list(value)))
         return pb.Value(list=pb.ValueList(items=[encode(v, _depth + 1) for v in value]))
     raise InvalidInput(f"cannot send a value of type {type(value).__name__}")
+
+
+def _crypto_value(value: Any) -> pb.Value | None:
+    """Paillier keys and ciphertext vectors of the engine (imported only when one is sent)."""
+    module = type(value).__module__
+    if not module.startswith("silobridge.crypto"):
+        return None
+    from silobridge.crypto import EncryptedVector, PublicKey
+
+    if isinstance(value, PublicKey):
+        return pb.Value(paillier_public_key=value.to_proto())
+    if isinstance(value, EncryptedVector):
+        # to_proto refuses ciphertexts that were computed but never re-randomised.
+        return pb.Value(paillier_vector=value.to_proto())
+    raise InvalidInput(f"cannot send a {type(value).__name__}: only public keys and ciphertexts leave a party")
 
 
 class KeyRing:

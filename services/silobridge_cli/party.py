@@ -1,0 +1,194 @@
+"""Single-process party: all four services of one party in one process, on the memory bus.
+
+Each service keeps its own settings, metrics registry and HTTP face (/healthz, /readyz,
+/metrics), exactly as when it runs as its own process; only the bus is in-process. Parties
+still talk to each other only through their routers, over mutual TLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from silobridge.bus.memory import MemoryBus
+from silobridge.config import CommonSettings, load_settings
+from silobridge.observability.http import HttpServer, make_app
+from silobridge.observability.logs import configure_logging
+from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
+from silobridge.service import ExitCode, Service
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PartyConfig:
+    party_id: int
+    data_dir: Path
+    cert_dir: Path
+    route_table: Path
+    router_port: int = 0
+    flow_port: int = 9380
+    http_host: str = "127.0.0.1"
+    compute_backend: str = "local"
+    compute_workers: int = 0
+    bus_url: str = ""
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RunningService:
+    service: Service
+    http: HttpServer
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+
+class SingleProcessParty:
+    """Build, start and stop one party's four services around one bus."""
+
+    def __init__(self, config: PartyConfig) -> None:
+        self.config = config
+        self.bus = MemoryBus(f"memory://party-{config.party_id}")
+        self.services: dict[str, RunningService] = {}
+
+    def _settings(self, cls: type[CommonSettings], name: str, **fields: Any) -> Any:
+        c = self.config
+        common: dict[str, Any] = {
+            "party_id": c.party_id,
+            "bus_url": self.bus.url,
+            "http_host": c.http_host,
+            "http_port": 0,
+            "data_dir": c.data_dir / name,
+        }
+        common.update(fields)
+        common.update(c.extra.get(name, {}))
+        return load_settings(cls, {}, **common)
+
+    def _build(self) -> list[tuple[str, Service]]:
+        from cluster_manager.service import ClusterManagerService
+        from cluster_manager.settings import ClusterManagerSettings
+        from flow.service import FlowService
+        from flow.settings import FlowSettings
+        from node_manager.service import NodeManagerService
+        from node_manager.settings import NodeManagerSettings
+        from rollsite_router.service import RouterService
+        from rollsite_router.settings import RouterSettings
+
+        c = self.config
+        specs: list[tuple[str, type[Any], type[CommonSettings], dict[str, Any]]] = [
+            ("cluster-manager", ClusterManagerService, ClusterManagerSettings, {}),
+            (
+                "node-manager",
+                NodeManagerService,
+                NodeManagerSettings,
+                {
+                    "node_id": f"node0-p{c.party_id}",
+                    "compute_backend": c.compute_backend,
+                    "compute_workers": c.compute_workers,
+                },
+            ),
+            (
+                "rollsite-router",
+                RouterService,
+                RouterSettings,
+                {"listen_port": c.router_port, "cert_dir": c.cert_dir, "route_table": c.route_table},
+            ),
+            ("flow", FlowService, FlowSettings, {"route_table": c.route_table, "http_port": c.flow_port}),
+        ]
+        out: list[tuple[str, Service]] = []
+        for name, svc_cls, settings_cls, fields in specs:
+            settings = self._settings(settings_cls, name, **fields)
+            metrics = ServiceMetrics(name, c.party_id)
+            out.append((name, svc_cls(settings, InstrumentedBus(self.bus, metrics), metrics)))
+        return out
+
+    async def start(self) -> None:
+        await self.bus.start()
+        for name, service in self._build():
+            s = service.settings
+            await service.start()
+            http = HttpServer(
+                make_app(service.name, service.metrics.registry, service.ready, service.routes()),
+                s.http_host,
+                s.http_port,
+            )
+            await http.start()
+            service.metrics.up.labels(service.metrics.service, service.metrics.party).set(1)
+            self.services[name] = RunningService(service, http)
+        log.info("party %s ready: flow at %s", self.config.party_id, self.flow_url)
+
+    @property
+    def flow_url(self) -> str:
+        return self.services["flow"].url
+
+    async def stop(self) -> None:
+        for name in reversed(list(self.services)):
+            running = self.services[name]
+            try:
+                await running.service.stop()
+            except Exception:
+                log.exception("error stopping %s", name)
+            await running.http.stop()
+        self.services.clear()
+        await self.bus.close()
+
+
+async def run_party(config: PartyConfig, ready_file: Path | None = None) -> ExitCode:
+    party = SingleProcessParty(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await party.start()
+    except Exception:
+        log.exception("party %s failed to start", config.party_id)
+        await party.stop()
+        return ExitCode.STARTUP_FAILED
+    if ready_file is not None:
+        import json
+
+        ready_file.parent.mkdir(parents=True, exist_ok=True)
+        ready_file.write_text(json.dumps({name: rs.url for name, rs in party.services.items()}))
+    await stop.wait()
+    await party.stop()
+    return ExitCode.OK
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("party", help="run all four services of one party in one process (memory bus)")
+    psub = p.add_subparsers(dest="party_command", required=True)
+    run = psub.add_parser("run", help="run until SIGTERM")
+    run.add_argument("--party", type=int, required=True, help="party id")
+    run.add_argument("--data-dir", type=Path, required=True)
+    run.add_argument("--cert-dir", type=Path, required=True, help="from `silobridge pki demo`")
+    run.add_argument("--route-table", type=Path, required=True)
+    run.add_argument("--router-port", type=int, default=0)
+    run.add_argument("--flow-port", type=int, default=9380)
+    run.add_argument("--compute", default="local", choices=["local", "processes", "ray"])
+    run.add_argument("--workers", type=int, default=0)
+    run.add_argument("--ready-file", type=Path, help="write the services' URLs here once ready")
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    configure_logging("party", args.party, args.log_level)
+    config = PartyConfig(
+        party_id=args.party,
+        data_dir=args.data_dir,
+        cert_dir=args.cert_dir,
+        route_table=args.route_table,
+        router_port=args.router_port,
+        flow_port=args.flow_port,
+        compute_backend=args.compute,
+        compute_workers=args.workers,
+    )
+    return int(asyncio.run(run_party(config, args.ready_file)))

@@ -43,10 +43,18 @@ def load(dataset: str, rows: int = 20000, features: int = 40, seed: int = 42) ->
     raise ValueError(f"unknown demo dataset {dataset!r}: breast_cancer or synthetic")
 
 
-def split(x: np.ndarray, y: np.ndarray, guest_features: int, *, private_fraction: float = 0.1, seed: int = 7) -> VerticalSplit:
+def split(
+    x: np.ndarray,
+    y: np.ndarray,
+    guest_features: int,
+    *,
+    private_fraction: float = 0.1,
+    seed: int = 7,
+    id_prefix: str = "id",
+) -> VerticalSplit:
     rng = np.random.default_rng(seed)
     n = len(y)
-    ids = np.array([f"id{i:06d}" for i in rng.permutation(n)])
+    ids = np.array([f"{id_prefix}{i:06d}" for i in rng.permutation(n)])
     order = rng.permutation(n)
     k = int(round(n * private_fraction))
     guest_only, host_only = set(order[:k]), set(order[k : 2 * k])

@@ -1,0 +1,69 @@
+"""The node-manager's side of ``cluster.rpc``: typed calls that raise on ``ClusterReply.error``."""
+
+from __future__ import annotations
+
+from silobridge import topics
+from silobridge.bus.base import Bus
+from silobridge.bus.rpc import RpcClient
+from silobridge.cluster.v1 import cluster_pb2 as pb
+from silobridge.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermanentError,
+    RetryableError,
+    SilobridgeError,
+)
+
+_BY_CODE: dict[str, type[SilobridgeError]] = {
+    "not_found": NotFound,
+    "invalid_input": InvalidInput,
+    "integrity": IntegrityError,
+    "conflict": Conflict,
+}
+
+
+def reply_error(err: pb.Error) -> SilobridgeError:
+    """The exception matching a ``ClusterReply.error``."""
+    if err.retryable:
+        return RetryableError(f"cluster-manager: {err.message}")
+    return _BY_CODE.get(err.code, PermanentError)(err.message)
+
+
+class ClusterClient:
+    def __init__(self, bus: Bus, name: str, *, timeout_s: float) -> None:
+        self._rpc = RpcClient(bus, name)
+        self._timeout = timeout_s
+
+    async def start(self) -> None:
+        await self._rpc.start()
+
+    async def close(self) -> None:
+        await self._rpc.close()
+
+    async def call(self, request: pb.ClusterRequest) -> pb.ClusterReply:
+        body = await self._rpc.request(topics.CLUSTER_RPC, request.SerializeToString(), timeout=self._timeout)
+        reply = pb.ClusterReply()
+        try:
+            reply.ParseFromString(body)
+        except Exception:
+            raise IntegrityError("cluster-manager sent a malformed ClusterReply") from None
+        if reply.WhichOneof("reply") == "error":
+            raise reply_error(reply.error)
+        return reply
+
+    async def register(self, node: pb.NodeInfo) -> pb.NodeInfo:
+        return (await self.call(pb.ClusterRequest(register_node=pb.RegisterNode(node=node)))).node
+
+    async def heartbeat(self, node_id: str, running_tasks: int) -> pb.NodeInfo:
+        req = pb.ClusterRequest(heartbeat=pb.Heartbeat(node_id=node_id, running_tasks=running_tasks))
+        return (await self.call(req)).node
+
+    async def put_table_meta(self, meta: pb.TableMeta) -> pb.TableMeta:
+        reply = await self.call(pb.ClusterRequest(put_table_meta=meta))
+        return reply.table if reply.WhichOneof("reply") == "table" else meta
+
+    async def remove_table_meta(self, namespace: str, name: str) -> None:
+        """A TableMeta without partitions removes the table (see docs/compute-plane.md)."""
+        await self.call(pb.ClusterRequest(put_table_meta=pb.TableMeta(namespace=namespace, name=name)))

@@ -1,0 +1,330 @@
+"""The node-manager service: keeps itself registered, stores tables, runs and cancels tasks.
+
+Bus contract (see docs/compute-plane.md):
+
+* ``node.<node_id>.cmd`` carries ``NodeCommand``, served with ``silobridge.bus.rpc.serve``. When
+  the sender sets the rpc reply-to headers, every command is answered with a ``ClusterReply``:
+  StoreTable -> ``table`` (the registered TableMeta), DeleteTable -> ``ok``, RunTask and
+  CancelTask -> ``ok`` (accepted; the outcome arrives as TaskEvents), any failure -> ``error``.
+  Without reply-to headers a command is fire-and-forget.
+* ``flow.events`` receives the ``TaskEvent`` of every task: WAITING (only when no slot is free),
+  RUNNING (start, then progress/metrics at most twice a second), then exactly one of
+  SUCCEEDED / FAILED / CANCELLED.
+* ``cluster.events``: a ``session_expired`` fails the tasks of that compute session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections import OrderedDict
+from collections.abc import Coroutine
+from functools import partial
+from typing import Any
+
+from node_manager.cluster_client import ClusterClient
+from node_manager.metrics import NodeMetrics
+from node_manager.settings import NodeManagerSettings
+from node_manager.storage import TableStorage
+from node_manager.tables import table_meta
+from node_manager.task_run import TaskEnv, TaskKey, TaskRun, task_key
+from silobridge import topics
+from silobridge.bus.base import Bus, Message, Subscription, check_word
+from silobridge.bus.rpc import serve
+from silobridge.cluster.v1 import cluster_pb2 as cpb
+from silobridge.compute.base import ComputeBackend
+from silobridge.compute.factory import create_compute
+from silobridge.errors import (
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    RequestTimeout,
+    RetryableError,
+    SilobridgeError,
+)
+from silobridge.node.v1 import node_pb2 as pb
+from silobridge.observability.metrics import ServiceMetrics
+from silobridge.service import Service
+from silobridge.table import Table
+
+log = logging.getLogger(__name__)
+
+MAX_PARTITIONS = 1024
+KEEP_FINISHED = 10_000  # finished tasks remembered for RunTask idempotency
+REGISTER_BACKOFF_MAX_S = 5.0
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+class NodeManagerService(Service):
+    name = "node-manager"
+    settings: NodeManagerSettings
+
+    def __init__(self, settings: NodeManagerSettings, bus: Bus, metrics: ServiceMetrics) -> None:
+        super().__init__(settings, bus, metrics)
+        self.node_id = settings.node_id
+        self.own = NodeMetrics(metrics.registry)
+        self.storage = TableStorage(settings.data_dir / "tables")
+        self.cluster = ClusterClient(bus, f"node-{self.node_id}", timeout_s=settings.rpc_timeout_s)
+        self.tasks: OrderedDict[TaskKey, TaskRun] = OrderedDict()
+        self._cancelled_early: OrderedDict[TaskKey, str] = OrderedDict()
+        self._runners: set[asyncio.Task[Any]] = set()
+        self._subs: list[Subscription] = []
+        self._membership: asyncio.Task[None] | None = None
+        self._env: TaskEnv | None = None
+        self.registered = asyncio.Event()
+
+    # ----- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._env = TaskEnv(
+            bus=self.bus,
+            node_id=self.node_id,
+            storage=self.storage,
+            cluster=self.cluster,
+            metrics=self.own,
+            slots=asyncio.Semaphore(self.settings.max_concurrent_tasks),
+            make_compute=self._make_compute,
+            default_timeout_s=self.settings.task_default_timeout_s,
+            output_partitions=self.settings.default_partitions,
+        )
+        await self.cluster.start()
+        self._subs.append(
+            await serve(
+                self.bus, topics.node_cmd(self.node_id), self.handle_command, group=f"node-{self.node_id}"
+            )
+        )
+        self._subs.append(
+            await self.bus.subscribe(
+                topics.CLUSTER_EVENTS,
+                self._on_cluster_event,
+                group=f"node-{self.node_id}-cluster-events",
+                durable=False,
+            )
+        )
+        self._membership = asyncio.get_running_loop().create_task(
+            self._keep_membership(), name="node-membership"
+        )
+        self._ready = True
+
+    async def stop(self) -> None:
+        """Stop taking commands, end running tasks (FAILED: they can be retried), close."""
+        self._ready = False
+        for sub in self._subs:
+            await sub.cancel()
+        self._subs.clear()
+        if self._membership is not None:
+            self._membership.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._membership
+            self._membership = None
+        for run in self.tasks.values():
+            run.stop(pb.TASK_STATE_FAILED, f"node-manager {self.node_id} stopped while the task ran")
+        if self._runners:
+            await asyncio.wait(set(self._runners), timeout=10)
+        await self.cluster.close()
+
+    def ready(self) -> bool:
+        return self._ready and self.registered.is_set()
+
+    def node_info(self) -> cpb.NodeInfo:
+        return cpb.NodeInfo(
+            node_id=self.node_id,
+            host=socket.gethostname(),
+            cpus=os.cpu_count() or 1,
+            memory_bytes=_memory_bytes(),
+            running_tasks=self.running_tasks(),
+            ray_address=self.settings.ray_address,
+        )
+
+    def running_tasks(self) -> int:
+        return sum(1 for r in self.tasks.values() if r.final is None)
+
+    def _make_compute(self) -> ComputeBackend:
+        s = self.settings
+        if s.compute_backend == "ray":
+            # One custom resource per node-manager, so partition work can be placed where the data is.
+            return create_compute(
+                "ray", address=s.ray_address, resources={f"silobridge_node_{self.node_id}": 1.0}
+            )
+        return create_compute(s.compute_backend, workers=s.compute_workers or None)
+
+    # ----- membership ----------------------------------------------------------------------
+    async def _keep_membership(self) -> None:
+        await self._register_until_answered()
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval_s)
+            try:
+                await self.cluster.heartbeat(self.node_id, self.running_tasks())
+            except NotFound:
+                log.warning("cluster-manager does not know node %s: registering again", self.node_id)
+                await self._register_until_answered()
+            except (RequestTimeout, RetryableError) as exc:
+                log.warning("heartbeat not answered: %s", exc)
+            except SilobridgeError as exc:
+                log.error("heartbeat refused: %s", exc)
+
+    async def _register_until_answered(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.cluster.register(self.node_info())
+                log.info("node %s registered with the cluster-manager", self.node_id)
+                self.registered.set()
+                return
+            except SilobridgeError as exc:
+                log.warning(
+                    "registration of node %s failed (%s); retrying in %.1fs", self.node_id, exc, delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REGISTER_BACKOFF_MAX_S)
+
+    async def _on_cluster_event(self, msg: Message) -> None:
+        event = cpb.ClusterEvent()
+        try:
+            event.ParseFromString(msg.body)
+        except Exception:
+            raise IntegrityError("malformed ClusterEvent on cluster.events") from None
+        if event.WhichOneof("event") != "session_expired":
+            return
+        session = event.session_expired.session_id
+        for run in self.tasks.values():
+            if run.final is None and run.cmd.compute_session == session:
+                run.stop(
+                    pb.TASK_STATE_FAILED,
+                    f"compute session {session} expired: task {run.cmd.task_name} ran past its deadline",
+                )
+
+    # ----- commands ------------------------------------------------------------------------
+    async def handle_command(self, body: bytes) -> bytes:
+        """One NodeCommand in, one ClusterReply out (sent only when the caller asked for it)."""
+        kind = "malformed"
+        try:
+            cmd = pb.NodeCommand()
+            try:
+                cmd.ParseFromString(body)
+            except Exception:
+                raise IntegrityError("node command is not a valid NodeCommand message") from None
+            kind = cmd.WhichOneof("command") or "empty"
+            if kind == "store_table":
+                return cpb.ClusterReply(table=await self.store_table(cmd.store_table)).SerializeToString()
+            if kind == "delete_table":
+                await self.delete_table(cmd.delete_table.table)
+            elif kind == "run_task":
+                self.submit(cmd.run_task)
+            elif kind == "cancel_task":
+                c = cmd.cancel_task
+                self.cancel(task_key(c.job_id, c.task_name, c.attempt), c.reason)
+            else:
+                raise InvalidInput("NodeCommand carries no command (set one field of the oneof)")
+            return cpb.ClusterReply(ok=True).SerializeToString()
+        except SilobridgeError as exc:
+            log.warning("node command %s refused: %s", kind, exc)
+            err = cpb.Error(code=exc.code, message=exc.public_message, retryable=exc.retryable)
+        except Exception:
+            log.exception("node command %s failed", kind)
+            self.metrics.error("node_command")
+            err = cpb.Error(
+                code="internal", message=f"node {self.node_id} failed to handle {kind}", retryable=True
+            )
+        return cpb.ClusterReply(error=err).SerializeToString()
+
+    async def store_table(self, st: pb.StoreTable) -> cpb.TableMeta:
+        """Parse, partition and register; on any error nothing is stored or registered."""
+        ns, name = st.table.namespace, st.table.name
+        try:
+            check_word(ns, "table namespace")
+            check_word(name, "table name")
+            if not st.csv:
+                raise InvalidInput(f"StoreTable for {ns}.{name} carries no CSV data")
+            if st.partitions > MAX_PARTITIONS:
+                raise InvalidInput(
+                    f"{st.partitions} partitions requested for {ns}.{name}; at most {MAX_PARTITIONS}"
+                )
+            parse = partial(
+                Table.from_csv, bytes(st.csv), id_column=st.id_column, label_column=st.label_column
+            )
+            try:
+                table = await asyncio.to_thread(parse)
+            except InvalidInput as exc:
+                raise InvalidInput(f"table {ns}.{name} not stored: {exc.public_message}") from None
+            parts = st.partitions or self.settings.default_partitions
+            staging, rows = await asyncio.to_thread(self.storage.stage, ns, name, table, parts)
+            try:
+                meta = await self.cluster.put_table_meta(table_meta(ns, name, table, rows, self.node_id))
+            except BaseException:
+                await asyncio.to_thread(self.storage.discard, staging)
+                raise
+            await asyncio.to_thread(self.storage.commit, staging, ns, name)
+        except Exception:
+            self.own.tables.labels("store", "error").inc()
+            raise
+        self.own.tables.labels("store", "ok").inc()
+        log.info("stored table %s.%s: %d rows in %d partitions", ns, name, table.rows, len(rows))
+        return meta
+
+    async def delete_table(self, ref: pb.TableRef) -> None:
+        check_word(ref.namespace, "table namespace")
+        check_word(ref.name, "table name")
+        existed = await asyncio.to_thread(self.storage.delete, ref.namespace, ref.name)
+        await self.cluster.remove_table_meta(ref.namespace, ref.name)
+        self.own.tables.labels("delete", "ok" if existed else "not_found").inc()
+        if not existed:
+            raise NotFound(f"table {ref.namespace}.{ref.name} is not stored on node {self.node_id}")
+        log.info("deleted table %s.%s", ref.namespace, ref.name)
+
+    def submit(self, cmd: pb.RunTask) -> TaskRun:
+        """Start a task unless this (job, task, attempt) is already known (redelivery)."""
+        check_word(cmd.job_id, "job id")
+        check_word(cmd.task_name, "task name")
+        if cmd.role not in ("guest", "host", "arbiter"):
+            raise InvalidInput(f"RunTask {cmd.job_id}/{cmd.task_name}: unknown role {cmd.role!r}")
+        if not cmd.component:
+            raise InvalidInput(f"RunTask {cmd.job_id}/{cmd.task_name} names no component")
+        key = task_key(cmd.job_id, cmd.task_name, cmd.attempt)
+        existing = self.tasks.get(key)
+        if existing is not None:
+            log.info("RunTask %s already known (%s): not starting it again", existing.label, existing.state)
+            if existing.final is not None:  # the final event may have been lost: say it again
+                self._spawn(existing.reporter.publish(existing.final))
+            return existing
+        assert self._env is not None, "node-manager not started"
+        run = TaskRun(cmd, self._env, asyncio.get_running_loop())
+        self.tasks[key] = run
+        early = self._cancelled_early.pop(key, None)
+        if early is not None:
+            run.stop(pb.TASK_STATE_CANCELLED, early)
+        self._spawn(run.run())
+        self._forget_old()
+        return run
+
+    def cancel(self, key: TaskKey, reason: str) -> None:
+        message = f"task {key[1]} cancelled" + (f": {reason}" if reason else "")
+        run = self.tasks.get(key)
+        if run is None:
+            # CancelTask overtook its RunTask: the RunTask will end CANCELLED at once.
+            self._cancelled_early[key] = message
+            while len(self._cancelled_early) > KEEP_FINISHED:
+                self._cancelled_early.popitem(last=False)
+            return
+        run.stop(pb.TASK_STATE_CANCELLED, message)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._runners.add(task)
+        task.add_done_callback(self._runners.discard)
+
+    def _forget_old(self) -> None:
+        if len(self.tasks) <= KEEP_FINISHED:
+            return
+        for key in [k for k, r in self.tasks.items() if r.final is not None][
+            : len(self.tasks) - KEEP_FINISHED
+        ]:
+            del self.tasks[key]

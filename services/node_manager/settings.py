@@ -1,0 +1,52 @@
+"""Settings of a node-manager (``SILOBRIDGE_<FIELD>``)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from silobridge.config import CommonSettings
+
+
+def default_node_id(hostname: str, party_id: object) -> str:
+    """``<host>-p<party>`` with the host name reduced to the characters a topic word allows."""
+    host = re.sub(r"[^A-Za-z0-9_\-]+", "-", hostname.split(".")[0]).strip("-")[:48] or "node"
+    return f"{host}-p{party_id}"
+
+
+class NodeManagerSettings(CommonSettings):
+    node_id: str = Field("", description="This node's id (default: <hostname>-p<party_id>)")
+    compute_backend: Literal["local", "processes", "ray"] = Field(
+        "local", description="Backend for heavy work"
+    )
+    compute_workers: int = Field(0, ge=0, description="Parallel workers per task (0 = CPU count)")
+    ray_address: str = Field("", description="This party's Ray cluster (never another party's); empty = none")
+    heartbeat_interval_s: float = Field(
+        2.0, gt=0, description="Heartbeat interval (same variable as cluster-manager)"
+    )
+    max_concurrent_tasks: int = Field(4, ge=1, description="Tasks running at once; more wait")
+    task_default_timeout_s: float = Field(
+        24 * 3600.0, gt=0, description="Timeout of a RunTask that sets none"
+    )
+    default_partitions: int = Field(
+        4, ge=1, le=1024, description="Partitions of a stored table that asks for none"
+    )
+    rpc_timeout_s: float = Field(5.0, gt=0, description="How long to wait for the cluster-manager to answer")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_node_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("node_id"):
+            party = data.get("party_id", cls.model_fields["party_id"].default)
+            data = {**data, "node_id": default_node_id(socket.gethostname(), party)}
+        return data
+
+    @field_validator("node_id")
+    @classmethod
+    def _check_node_id(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", value):
+            raise ValueError("node id must be 1-64 characters of [A-Za-z0-9_-]")
+        return value

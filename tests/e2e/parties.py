@@ -1,0 +1,100 @@
+"""Three single-process parties in one test process, each on its own memory bus, talking
+through their routers over mutual TLS on loopback; every envelope leaving a party is tapped."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from silobridge import pki, topics
+from silobridge.bus.base import Message
+from silobridge.federation.v1 import envelope_pb2
+from silobridge_cli.party import PartyConfig, SingleProcessParty
+
+ROLES = {"guest": 9999, "host": 10000, "arbiter": 10001}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Tapped:
+    """One envelope as it left a party for another (what crossed the boundary)."""
+
+    src: int
+    dst: int
+    channel: int
+    name: str
+    payload: bytes
+
+
+@dataclass
+class InProcessParties:
+    root: Path
+    roles: dict[str, int] = field(default_factory=lambda: dict(ROLES))
+    parties: dict[int, SingleProcessParty] = field(default_factory=dict)
+    wire: list[Tapped] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="parties")
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> None:
+        ids = list(self.roles.values())
+        certs = self.root / "certs"
+        pki.ensure_pki(certs, ids)
+        ports = {pid: free_port() for pid in ids}
+        for pid in ids:
+            routes = {"self": pid, "routes": {o: {"host": "127.0.0.1", "port": ports[o]} for o in ids if o != pid}}
+            table = self.root / f"routes-{pid}.yaml"
+            table.write_text(yaml.safe_dump(routes))
+            config = PartyConfig(
+                party_id=pid,
+                data_dir=self.root / f"party-{pid}",
+                cert_dir=certs,
+                route_table=table,
+                router_port=ports[pid],
+                flow_port=0,
+                compute_workers=2,
+            )
+            self.parties[pid] = SingleProcessParty(config)
+        for pid, party in self.parties.items():
+            self.run(party.start())
+            self.run(party.bus.subscribe(topics.ROUTER_OUTBOUND, self._tap(pid), group="test-wire-tap"))
+
+    def _tap(self, pid: int) -> Any:
+        async def record(msg: Message) -> None:
+            env = envelope_pb2.Envelope()
+            env.ParseFromString(msg.body)
+            self.wire.append(Tapped(pid, env.dst.party_id, env.channel, env.name, env.payload))
+
+        return record
+
+    def flow(self, role: str) -> str:
+        return self.parties[self.roles[role]].flow_url
+
+    def service_urls(self) -> dict[str, str]:
+        return {
+            f"{name}@{pid}": rs.url for pid, party in self.parties.items() for name, rs in party.services.items()
+        }
+
+    def stop(self) -> None:
+        for party in self.parties.values():
+            self.run(party.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()

@@ -28,7 +28,9 @@ class CommonSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     party_id: int = Field(9999, ge=1, description="This party's id")
-    bus_url: str = Field("memory://party", description="memory://, amqp://user:pw@host:5672/ or pulsar://host:6650")
+    bus_url: str = Field(
+        "memory://party", description="memory://, amqp://user:pw@host:5672/ or pulsar://host:6650"
+    )
     bus_prefix: str = Field("", description="Namespace on a shared broker (default: p<party_id>)")
     http_host: str = Field("127.0.0.1", description="Bind address of /healthz, /readyz, /metrics")
     http_port: int = Field(0, ge=0, le=65535, description="0 picks a free port")

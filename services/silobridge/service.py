@@ -71,7 +71,11 @@ async def run_service(service: Service, *, stop_event: asyncio.Event | None = No
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     s = service.settings
-    http = HttpServer(make_app(service.name, service.metrics.registry, service.ready, service.routes()), s.http_host, s.http_port)
+    http = HttpServer(
+        make_app(service.name, service.metrics.registry, service.ready, service.routes()),
+        s.http_host,
+        s.http_port,
+    )
     try:
         await service.bus.start()
         await service.start()

@@ -47,7 +47,9 @@ def load_config(name_or_path: str) -> dict[str, Any]:
         try:
             text = resources.files("silobridge_cli.demos").joinpath(f"{name_or_path}.yaml").read_text("utf-8")
         except FileNotFoundError:
-            raise InvalidInput(f"no demo config {name_or_path!r}: give breast_cancer, synthetic or a .yaml path") from None
+            raise InvalidInput(
+                f"no demo config {name_or_path!r}: give breast_cancer, synthetic or a .yaml path"
+            ) from None
     cfg = yaml.safe_load(text)
     if not isinstance(cfg, dict) or "job" not in cfg or "parties" not in cfg:
         raise InvalidInput(f"demo config {name_or_path!r} needs 'parties' and 'job'")
@@ -87,7 +89,9 @@ class DemoParties:
         for role, pid in self.parties.items():
             routes = {
                 "self": pid,
-                "routes": {other: {"host": "127.0.0.1", "port": router_ports[other]} for other in ids if other != pid},
+                "routes": {
+                    other: {"host": "127.0.0.1", "port": router_ports[other]} for other in ids if other != pid
+                },
             }
             route_file = self.run_dir / f"routes-{pid}.yaml"
             route_file.write_text(yaml.safe_dump(routes))
@@ -111,7 +115,9 @@ class DemoParties:
         for p in self.procs.values():
             while not p.ready_file.exists():
                 if p.proc.poll() is not None:
-                    raise PermanentError(f"party {p.party_id} exited with {p.proc.returncode}:\n{p.log_tail()}")
+                    raise PermanentError(
+                        f"party {p.party_id} exited with {p.proc.returncode}:\n{p.log_tail()}"
+                    )
                 if time.monotonic() > deadline:
                     raise RequestTimeout(f"party {p.party_id} not ready in {timeout_s:.0f}s:\n{p.log_tail()}")
                 time.sleep(0.2)
@@ -164,9 +170,15 @@ def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -
                 seen[key] = t["state"]
                 msg = f" - {t['message']}" if t.get("message") and t["state"] == "FAILED" else ""
                 out(f"  [{t['role']:>7} {t['party_id']}] {t['name']:<14} {t['state']}{msg}")
-            if t["component"] == "hetero_lr" and t["party_id"] == job["party_id"] and "loss" in t.get("metrics", {}):
+            if (
+                t["component"] == "hetero_lr"
+                and t["party_id"] == job["party_id"]
+                and "loss" in t.get("metrics", {})
+            ):
                 series = httpx.get(f"{flow_url}/v1/jobs/{job_id}/tasks/{t['name']}/metrics", timeout=30)
-                for point in series.json().get("metrics", {}).get("loss", []) if series.status_code == 200 else []:
+                for point in (
+                    series.json().get("metrics", {}).get("loss", []) if series.status_code == 200 else []
+                ):
                     if point["step"] not in shown_steps:
                         shown_steps.add(point["step"])
                         out(f"      {t['name']} epoch {int(point['step']) + 1}: loss {point['value']:.5f}")
@@ -189,23 +201,40 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
     run_dir = out_dir / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    x, y = demo_data.load(config["dataset"], rows=int(config.get("rows", 20000)), features=int(config.get("features", 40)))
-    split = demo_data.split(x, y, int(config["guest_features"]), private_fraction=float(config.get("private_fraction", 0.1)))
+    x, y = demo_data.load(
+        config["dataset"], rows=int(config.get("rows", 20000)), features=int(config.get("features", 40))
+    )
+    split = demo_data.split(
+        x, y, int(config["guest_features"]), private_fraction=float(config.get("private_fraction", 0.1))
+    )
     key_bits = next(
-        (int(c.get("params", {}).get("key_bits", 2048)) for c in config["job"]["components"] if c["component"] == "hetero_lr"),
+        (
+            int(c.get("params", {}).get("key_bits", 2048))
+            for c in config["job"]["components"]
+            if c["component"] == "hetero_lr"
+        ),
         2048,
     )
     print(f"silobridge demo: {config['dataset']} — guest {split.guest_features} features + label, "
           f"host {split.host_features} features, {len(split.common_ids)} shared ids, {key_bits}-bit Paillier")  # fmt: skip
-    parties = DemoParties({role: int(pid) for role, pid in config["parties"].items()}, run_dir, compute=compute)
+    parties = DemoParties(
+        {role: int(pid) for role, pid in config["parties"].items()}, run_dir, compute=compute
+    )
     try:
         parties.start()
-        print(f"parties up: {', '.join(f'{r} {p}' for r, p in parties.parties.items())} (routers on loopback, mTLS)")
+        print(
+            f"parties up: {', '.join(f'{r} {p}' for r, p in parties.parties.items())} (routers on loopback, mTLS)"
+        )
         upload(parties.flow("guest"), split.guest_csv, namespace="demo", name="guest", label_column="y")
         upload(parties.flow("host"), split.host_csv, namespace="demo", name="host")
         job_yaml = yaml.safe_dump(config["job"], sort_keys=False)
         submitted = _check(
-            httpx.post(f"{parties.flow('guest')}/v1/jobs", content=job_yaml, headers={"content-type": "application/yaml"}, timeout=60)
+            httpx.post(
+                f"{parties.flow('guest')}/v1/jobs",
+                content=job_yaml,
+                headers={"content-type": "application/yaml"},
+                timeout=60,
+            )
         )
         job_id = submitted["job_id"]
         print(f"job {job_id} submitted at the guest")
@@ -255,7 +284,9 @@ def _save_artifacts(parties: DemoParties, job_id: str, job: dict[str, Any], out_
             if t["party_id"] == pid:
                 resp = httpx.get(f"{flow}/v1/jobs/{job_id}/tasks/{t['name']}/metrics", timeout=30)
                 if resp.status_code == 200 and resp.json().get("metrics"):
-                    (metrics_dir / f"{role}-{pid}-{t['name']}.json").write_text(json.dumps(resp.json(), indent=2))
+                    (metrics_dir / f"{role}-{pid}-{t['name']}.json").write_text(
+                        json.dumps(resp.json(), indent=2)
+                    )
         resp = httpx.get(f"{flow}/v1/jobs/{job_id}/models", timeout=30)
         if resp.status_code != 200:
             continue
@@ -268,7 +299,9 @@ def _save_artifacts(parties: DemoParties, job_id: str, job: dict[str, Any], out_
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run guest, host and arbiter on loopback and train a model end to end")
-    p.add_argument("--config", default="breast_cancer", help="breast_cancer (default), synthetic, or a YAML path")
+    p.add_argument(
+        "--config", default="breast_cancer", help="breast_cancer (default), synthetic, or a YAML path"
+    )
     p.add_argument("--out", type=Path, default=Path("demo-results"))
     p.add_argument("--compute", default="local", choices=["local", "processes", "ray"])
     p.set_defaults(func=_run)

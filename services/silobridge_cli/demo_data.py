@@ -26,7 +26,9 @@ class VerticalSplit:
     host_features: int
 
 
-def load(dataset: str, rows: int = 20000, features: int = 40, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+def load(
+    dataset: str, rows: int = 20000, features: int = 40, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray]:
     if dataset == "breast_cancer":
         from sklearn.datasets import load_breast_cancer
 
@@ -36,7 +38,10 @@ def load(dataset: str, rows: int = 20000, features: int = 40, seed: int = 42) ->
         from sklearn.datasets import make_classification
 
         x, y = make_classification(
-            n_samples=rows, n_features=features, n_informative=features // 2, n_redundant=features // 4,
+            n_samples=rows,
+            n_features=features,
+            n_informative=features // 2,
+            n_redundant=features // 4,
             random_state=seed,
         )
         return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -56,7 +61,7 @@ def split(
     n = len(y)
     ids = np.array([f"{id_prefix}{i:06d}" for i in rng.permutation(n)])
     order = rng.permutation(n)
-    k = int(round(n * private_fraction))
+    k = round(n * private_fraction)
     guest_only, host_only = set(order[:k]), set(order[k : 2 * k])
     guest_rows = np.array([i for i in range(n) if i not in host_only])
     host_rows = np.array([i for i in range(n) if i not in guest_only])
@@ -65,8 +70,10 @@ def split(
     xh = _standardise(x[host_rows, guest_features:])
     gnames = [f"g{j}" for j in range(xg.shape[1])]
     hnames = [f"h{j}" for j in range(xh.shape[1])]
-    guest_csv = _csv(["id", "y", *gnames], [[ids[r], int(y[r]), *xg[i]] for i, r in enumerate(guest_rows)])
-    host_csv = _csv(["id", *hnames], [[ids[r], *xh[i]] for i, r in enumerate(host_rows)])
+    guest_csv = csv_bytes(
+        ["id", "y", *gnames], [[ids[r], int(y[r]), *xg[i]] for i, r in enumerate(guest_rows)]
+    )
+    host_csv = csv_bytes(["id", *hnames], [[ids[r], *xh[i]] for i, r in enumerate(host_rows)])
     common = sorted(set(ids[guest_rows]) & set(ids[host_rows]))
     return VerticalSplit(
         guest_csv=guest_csv,
@@ -94,10 +101,11 @@ def baseline_auc(s: VerticalSplit) -> float:
 def _standardise(x: np.ndarray) -> np.ndarray:
     sd = x.std(axis=0)
     sd[sd == 0] = 1.0
-    return (x - x.mean(axis=0)) / sd
+    out: np.ndarray = (x - x.mean(axis=0)) / sd
+    return out
 
 
-def _csv(header: list[str], rows: list[list[object]]) -> bytes:
+def csv_bytes(header: list[str], rows: list[list[object]]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(header)

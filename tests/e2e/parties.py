@@ -59,7 +59,10 @@ class InProcessParties:
         pki.ensure_pki(certs, ids)
         ports = {pid: free_port() for pid in ids}
         for pid in ids:
-            routes = {"self": pid, "routes": {o: {"host": "127.0.0.1", "port": ports[o]} for o in ids if o != pid}}
+            routes = {
+                "self": pid,
+                "routes": {o: {"host": "127.0.0.1", "port": ports[o]} for o in ids if o != pid},
+            }
             table = self.root / f"routes-{pid}.yaml"
             table.write_text(yaml.safe_dump(routes))
             config = PartyConfig(
@@ -89,7 +92,9 @@ class InProcessParties:
 
     def service_urls(self) -> dict[str, str]:
         return {
-            f"{name}@{pid}": rs.url for pid, party in self.parties.items() for name, rs in party.services.items()
+            f"{name}@{pid}": rs.url
+            for pid, party in self.parties.items()
+            for name, rs in party.services.items()
         }
 
     def stop(self) -> None:

@@ -47,14 +47,16 @@ def trained(parties: InProcessParties) -> tuple[dict, demo_data.VerticalSplit, n
     for i, sentinel in zip(host_ids, sentinels, strict=True):
         split.x_host[i][SENTINEL_COLUMN] = sentinel
     names = [f"h{j}" for j in range(split.host_features)]
-    host_csv = demo_data._csv(["id", *names], [[i, *split.x_host[i]] for i in host_ids])
+    host_csv = demo_data.csv_bytes(["id", *names], [[i, *split.x_host[i]] for i in host_ids])
     upload(parties.flow("guest"), split.guest_csv, namespace="demo", name="guest", label_column="y")
     upload(parties.flow("host"), host_csv, namespace="demo", name="host")
     job = submit_and_wait(parties.flow("guest"), vertical_job())
     return job, split, sentinels
 
 
-def test_job_reaches_the_centralised_baseline(trained: tuple[dict, demo_data.VerticalSplit, np.ndarray]) -> None:
+def test_job_reaches_the_centralised_baseline(
+    trained: tuple[dict, demo_data.VerticalSplit, np.ndarray],
+) -> None:
     job, split, _ = trained
     assert job["state"] == "SUCCEEDED", job["message"]
     assert task_summary(job, "psi_0")["intersected_rows"] == len(split.common_ids)
@@ -74,10 +76,15 @@ def test_every_party_sees_the_job_succeed(parties: InProcessParties, trained: tu
 def test_every_service_counts_messages(parties: InProcessParties, trained: tuple) -> None:
     for name, url in parties.service_urls().items():
         text = httpx.get(f"{url}/metrics").text
-        counts = [float(v) for v in re.findall(r'^silobridge_bus_messages_total\{[^}]*outcome="ok"[^}]*\} (\S+)', text, re.M)]
+        counts = [
+            float(v)
+            for v in re.findall(r'^silobridge_bus_messages_total\{[^}]*outcome="ok"[^}]*\} (\S+)', text, re.M)
+        ]
         assert sum(counts) > 0, f"{name} /metrics shows no bus messages"
         if name.startswith("rollsite-router"):
-            sent = re.findall(r'^silobridge_router_messages_total\{[^}]*direction="out"[^}]*\} (\S+)', text, re.M)
+            sent = re.findall(
+                r'^silobridge_router_messages_total\{[^}]*direction="out"[^}]*\} (\S+)', text, re.M
+            )
             assert sum(float(v) for v in sent) > 0, f"{name} sent nothing to peers"
 
 
@@ -97,7 +104,7 @@ def _values(payload: bytes) -> list[values_pb2.Value]:
 
 
 def test_nothing_private_crosses_a_router(parties: InProcessParties, trained: tuple) -> None:
-    job, split, sentinels = trained
+    _, split, sentinels = trained
     wire = [w for w in parties.wire if w.channel == envelope_pb2.CHANNEL_FEDERATION]
     assert len(wire) > 20, "the tap saw the job's traffic"
     blob = [w.payload for w in wire]
@@ -139,5 +146,3 @@ def test_nothing_private_crosses_a_router(parties: InProcessParties, trained: tu
     for n in moduli:
         # 1 + m*n mod n^2 is congruent to 1 mod n: a randomised ciphertext never is (but with negligible odds).
         assert not any(c % n == 1 for c in ciphertexts), "an unrandomised ciphertext crossed"
-
-

@@ -6,6 +6,8 @@ Every data party computes its row count and per-column means; hosts send those a
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from silobridge.components.registry import ComponentDef, Params, TaskResult, register
@@ -16,7 +18,7 @@ class ColumnStatsParams(Params):
     pass
 
 
-def _aggregates(ctx: TaskContext) -> dict[str, object]:
+def _aggregates(ctx: TaskContext) -> dict[str, Any]:
     table = ctx.input("data")
     return {"rows": table.rows, "means": table.features.mean(axis=0), "columns": len(table.feature_names)}
 
@@ -24,15 +26,15 @@ def _aggregates(ctx: TaskContext) -> dict[str, object]:
 def _host(ctx: TaskContext) -> TaskResult:
     agg = _aggregates(ctx)
     ctx.send("guest", "column_stats", agg)
-    return TaskResult(summary={"rows": float(agg["rows"])})  # type: ignore[arg-type]
+    return TaskResult(summary={"rows": float(agg["rows"])})
 
 
 def _guest(ctx: TaskContext) -> TaskResult:
     own = _aggregates(ctx)
-    hosts = ctx.recv_all("host", "column_stats")
-    columns = int(own["columns"]) + sum(int(h["columns"]) for h in hosts)  # type: ignore[call-overload]
-    rows = [int(own["rows"])] + [int(h["rows"]) for h in hosts]  # type: ignore[call-overload]
-    means = np.concatenate([own["means"]] + [h["means"] for h in hosts])  # type: ignore[list-item]
+    hosts: list[dict[str, Any]] = ctx.recv_all("host", "column_stats")
+    columns = int(own["columns"]) + sum(int(h["columns"]) for h in hosts)
+    rows = [int(own["rows"])] + [int(h["rows"]) for h in hosts]
+    means: np.ndarray = np.concatenate([own["means"], *(h["means"] for h in hosts)])
     ctx.log_metric("federated_columns", columns)
     return TaskResult(
         model={"column_means": means},

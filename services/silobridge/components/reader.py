@@ -18,7 +18,10 @@ def _read(ctx: TaskContext) -> TaskResult:
     table = ctx.input("table")
     if ctx.param("require_label") and table.label is None:
         raise ComponentError(f"table {ctx.param('table')} at party {ctx.party_id} has no label column")
-    return TaskResult(tables={"data": table}, summary={"rows": float(table.rows), "features": float(len(table.feature_names))})
+    return TaskResult(
+        tables={"data": table},
+        summary={"rows": float(table.rows), "features": float(len(table.feature_names))},
+    )
 
 
 def _guest(ctx: TaskContext) -> TaskResult:

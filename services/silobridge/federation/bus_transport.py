@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from silobridge import topics
 from silobridge.bus.base import Bus, Message, Subscription, new_message_id
 from silobridge.bus.dedup import Deduplicator
-from silobridge.errors import IntegrityError, RequestTimeout
+from silobridge.errors import ComponentError, IntegrityError, RequestTimeout
 from silobridge.federation.context import Federation
 from silobridge.federation.v1 import envelope_pb2 as env_pb
 
@@ -77,6 +77,7 @@ class BusFederation(Federation):
         self._dedup = Deduplicator(capacity=10_000)
         self._sub: Subscription | None = None
         self._seq = 0
+        self._closed = False
 
     async def start(self) -> None:
         self._sub = await self._bus.subscribe(
@@ -84,6 +85,7 @@ class BusFederation(Federation):
         )
 
     async def close(self) -> None:
+        self._closed = True
         if self._sub is not None:
             await self._sub.cancel()
             self._sub = None
@@ -101,7 +103,9 @@ class BusFederation(Federation):
         if env.message_id and self._dedup.seen(env.message_id):
             return
         if hashlib.sha256(env.payload).digest() != env.payload_digest:
-            raise IntegrityError(f"payload digest mismatch for {env.name}/{env.tag} from party {env.src.party_id}")
+            raise IntegrityError(
+                f"payload digest mismatch for {env.name}/{env.tag} from party {env.src.party_id}"
+            )
         key = (env.src.party_id, env.name, env.tag)
         waiter = self._waiters.pop(key, None)
         if waiter is not None and not waiter.done():
@@ -137,6 +141,8 @@ class BusFederation(Federation):
         key = (src_party, name, tag)
         if key in self._box:
             return self._box.pop(key)
+        if self._closed:
+            raise ComponentError(f"federation session {self.session} is closed")
         fut: asyncio.Future[bytes] = self._loop.create_future()
         self._waiters[key] = fut
         try:

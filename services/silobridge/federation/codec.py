@@ -84,7 +84,9 @@ def _crypto_value(value: Any) -> pb.Value | None:
     if isinstance(value, EncryptedVector):
         # to_proto refuses ciphertexts that were computed but never re-randomised.
         return pb.Value(paillier_vector=value.to_proto())
-    raise InvalidInput(f"cannot send a {type(value).__name__}: only public keys and ciphertexts leave a party")
+    raise InvalidInput(
+        f"cannot send a {type(value).__name__}: only public keys and ciphertexts leave a party"
+    )
 
 
 class KeyRing:

@@ -93,7 +93,9 @@ class TaskContext:
         for party in self._targets(to):
             if party == self.party_id:
                 raise InvalidInput("a party does not send to itself")
-            self.federation.send(party, self.role_of(party), name, self._tag("out", party, name, tag), payload)
+            self.federation.send(
+                party, self.role_of(party), name, self._tag("out", party, name, tag), payload
+            )
 
     def recv(self, frm: str | int, name: str, *, tag: str | None = None, timeout: float | None = None) -> Any:
         """Receive ``name`` from one party (a party id, or a role that has exactly one party)."""
@@ -102,7 +104,9 @@ class TaskContext:
             raise InvalidInput(f"role {frm!r} has {len(targets)} parties: use recv_all")
         return self._recv_one(targets[0], name, tag, timeout)
 
-    def recv_all(self, role: str, name: str, *, tag: str | None = None, timeout: float | None = None) -> list[Any]:
+    def recv_all(
+        self, role: str, name: str, *, tag: str | None = None, timeout: float | None = None
+    ) -> list[Any]:
         """Receive ``name`` from every party of ``role``, in the order of ``parties_of(role)``."""
         return [self._recv_one(p, name, tag, timeout) for p in self._targets(role)]
 

@@ -43,7 +43,9 @@ class LocalHub:
         key = (src, dst, name, tag)
         with self._cond:
             if not self._cond.wait_for(lambda: key in self._box, timeout):
-                raise RequestTimeout(f"party {dst} got no {name!r} (tag {tag}) from party {src} in {timeout:.0f}s")
+                raise RequestTimeout(
+                    f"party {dst} got no {name!r} (tag {tag}) from party {src} in {timeout:.0f}s"
+                )
             return self._box.pop(key)
 
 
@@ -75,6 +77,6 @@ def run_in_threads(jobs: dict[int, Callable[[], Any]], timeout: float = 600.0) -
     for t in threads:
         t.join(timeout)
     if errors:
-        party, exc = sorted(errors.items())[0]
+        _, exc = sorted(errors.items())[0]
         raise exc
     return results

@@ -15,9 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 
-def health_routes(
-    service: str, registry: CollectorRegistry, ready: Callable[[], bool]
-) -> list[BaseRoute]:
+def health_routes(service: str, registry: CollectorRegistry, ready: Callable[[], bool]) -> list[BaseRoute]:
     async def healthz(_: Request) -> Response:
         return JSONResponse({"service": service, "status": "ok"})
 
@@ -43,7 +41,6 @@ class HttpServer:
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)  # type: ignore[arg-type]
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task: asyncio.Task[None] | None = None
 
     @property

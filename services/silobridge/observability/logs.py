@@ -19,7 +19,8 @@ task_var: contextvars.ContextVar[str] = contextvars.ContextVar("task", default="
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -29,8 +30,19 @@ class JsonFormatter(logging.Formatter):
             "task": getattr(record, "task", None) or task_var.get(),
         }
         for key in (
-            "peer", "topic", "size", "digest", "message_id", "event", "port",
-            "direction", "src_party", "dst_party", "session", "var_name", "tag",
+            "peer",
+            "topic",
+            "size",
+            "digest",
+            "message_id",
+            "event",
+            "port",
+            "direction",
+            "src_party",
+            "dst_party",
+            "session",
+            "var_name",
+            "tag",
         ):
             if hasattr(record, key):
                 out[key] = getattr(record, key)

@@ -35,7 +35,9 @@ class ServiceMetrics:
         self.messages = Counter(
             "silobridge_bus_messages_total", "Bus messages", [*labels, "outcome"], registry=self.registry
         )
-        self.bytes = Counter("silobridge_bus_message_bytes_total", "Bus payload bytes", labels, registry=self.registry)
+        self.bytes = Counter(
+            "silobridge_bus_message_bytes_total", "Bus payload bytes", labels, registry=self.registry
+        )
         self.handler_seconds = Histogram(
             "silobridge_bus_handler_seconds",
             "Time a handler took per message",
@@ -46,7 +48,12 @@ class ServiceMetrics:
         self.errors = Counter(
             "silobridge_errors_total", "Errors by kind", ["service", "party", "kind"], registry=self.registry
         )
-        self.up = Gauge("silobridge_service_up", "1 while the service is ready", ["service", "party"], registry=self.registry)
+        self.up = Gauge(
+            "silobridge_service_up",
+            "1 while the service is ready",
+            ["service", "party"],
+            registry=self.registry,
+        )
 
     def error(self, kind: str) -> None:
         self.errors.labels(self.service, self.party, kind).inc()

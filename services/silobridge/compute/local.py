@@ -30,7 +30,9 @@ class LocalBackend(ComputeBackend):
             if self._processes:
                 import multiprocessing
 
-                self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self._workers, mp_context=multiprocessing.get_context("spawn")
+                )
             else:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="compute")
         return self._pool

@@ -14,7 +14,7 @@ KEY_BITS = 1024
 
 
 def vertical_job(**hetero_lr: Any) -> dict[str, Any]:
-    job = copy.deepcopy(load_config("breast_cancer")["job"])
+    job: dict[str, Any] = copy.deepcopy(load_config("breast_cancer")["job"])
     for c in job["components"]:
         if c["component"] == "hetero_lr":
             c["params"].update({"key_bits": KEY_BITS, "seed": 11, **hetero_lr})

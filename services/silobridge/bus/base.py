@@ -15,12 +15,15 @@ Handlers must be idempotent on ``Message.message_id`` (see :mod:`silobridge.bus.
 from __future__ import annotations
 
 import abc
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from silobridge.errors import Disposition, InvalidInput, PermanentError
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_MAX_DELIVERIES = 5
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -207,3 +210,23 @@ def settle(exc: BaseException | None, delivery_count: int, max_deliveries: int) 
     if isinstance(exc, PermanentError) or delivery_count >= max_deliveries:
         return Disposition.DEAD_LETTER
     return Disposition.REQUEUE
+
+
+async def run_handler(handler: Handler, msg: Message, max_deliveries: int) -> Disposition:
+    """Run a handler on one delivery and decide its fate; every backend settles through this."""
+    error: Exception | None = None
+    try:
+        await handler(msg)
+    except Exception as exc:  # the handler's failure decides the disposition
+        error = exc
+    disposition = settle(error, msg.delivery_count, max_deliveries)
+    if error is not None:
+        _log.warning(
+            "handler failed on %s (delivery %d): %s -> %s",
+            msg.topic,
+            msg.delivery_count,
+            error,
+            disposition.value,
+            extra={"topic": msg.topic},
+        )
+    return disposition

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -24,12 +23,10 @@ from silobridge.bus.base import (
     check_size,
     check_topic,
     new_message_id,
-    settle,
+    run_handler,
     topic_matches,
 )
 from silobridge.errors import Conflict, Disposition, NotFound
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,25 +127,16 @@ class MemoryBus(Bus):
                 continue
             msg = g.queue.popleft()
             try:
-                await handler(msg)
+                disposition = await run_handler(handler, msg, max_deliveries)
             except asyncio.CancelledError:
                 g.queue.appendleft(replace(msg, redelivered=True, delivery_count=msg.delivery_count + 1))
                 g.wakeup.set()
                 raise
-            except Exception as exc:  # the handler's failure decides the disposition
-                disposition = settle(exc, msg.delivery_count, max_deliveries)
-                log.warning(
-                    "handler failed on %s (delivery %d): %s -> %s",
-                    msg.topic,
-                    msg.delivery_count,
-                    exc,
-                    disposition.value,
-                )
-                if disposition is Disposition.REQUEUE:
-                    g.queue.append(replace(msg, redelivered=True, delivery_count=msg.delivery_count + 1))
-                    g.wakeup.set()
-                else:
-                    g.dead.append(msg)
+            if disposition is Disposition.REQUEUE:
+                g.queue.append(replace(msg, redelivered=True, delivery_count=msg.delivery_count + 1))
+                g.wakeup.set()
+            elif disposition is Disposition.DEAD_LETTER:
+                g.dead.append(msg)
             await asyncio.sleep(0)
 
     def _consumer_gone(self, group: str, sub: _MemorySubscription) -> None:

@@ -64,7 +64,7 @@ from silobridge.bus.base import (
     check_topic,
     new_message_id,
     pattern_to_regex,
-    settle,
+    run_handler,
 )
 from silobridge.errors import BusUnavailable, Conflict, Disposition, InvalidInput, NotFound
 
@@ -456,21 +456,7 @@ class PulsarBus(Bus):
         self, consumer: Any, raw: Any, handler: Handler, max_deliveries: int, group: str
     ) -> None:
         msg = self._to_message(raw)
-        error: Exception | None = None
-        try:
-            await handler(msg)
-        except Exception as exc:  # the handler's failure decides the disposition
-            error = exc
-        disposition = settle(error, msg.delivery_count, max_deliveries)
-        if error is not None:
-            log.warning(
-                "handler failed on %s (delivery %d): %s -> %s",
-                msg.topic,
-                msg.delivery_count,
-                error,
-                disposition.value,
-                extra={"topic": msg.topic},
-            )
+        disposition = await run_handler(handler, msg, max_deliveries)
         await asyncio.shield(self._settle(consumer, raw, msg, disposition, group))
 
     async def _settle(

@@ -57,7 +57,7 @@ from silobridge.bus.base import (
     check_size,
     check_topic,
     new_message_id,
-    settle,
+    run_handler,
 )
 from silobridge.errors import BusUnavailable, Conflict, Disposition, InvalidInput, NotFound
 
@@ -446,21 +446,7 @@ class RabbitMQBus(Bus):
             log.debug("skipping a delivery from a closed channel; the broker delivers it again")
             return
         msg = _to_message(incoming)
-        error: Exception | None = None
-        try:
-            await handler(msg)
-        except Exception as exc:  # the handler's failure decides the disposition
-            error = exc
-        disposition = settle(error, msg.delivery_count, max_deliveries)
-        if error is not None:
-            log.warning(
-                "handler failed on %s (delivery %d): %s -> %s",
-                msg.topic,
-                msg.delivery_count,
-                error,
-                disposition.value,
-                extra={"topic": msg.topic},
-            )
+        disposition = await run_handler(handler, msg, max_deliveries)
         try:
             # Shielded: a cancel() arriving now must not lose the settlement of finished work.
             await asyncio.shield(_settle(incoming, disposition))

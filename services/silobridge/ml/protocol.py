@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from silobridge.errors import ComponentError, RequestTimeout, public_message
+from silobridge.errors import ComponentError, PermanentError, RequestTimeout, public_message
 from silobridge.federation.context import TaskContext
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,10 @@ def broadcast_abort(ctx: TaskContext, reason: str) -> None:
     for party in _peers(ctx):
         try:
             ctx.send(party, ABORT_NAME, {"reason": reason}, tag=ABORT_TAG)
-        except Exception:  # the task fails anyway; a peer we cannot reach times out
-            log.warning("could not send abort to party %s", party, exc_info=True)
+        except Exception as exc:  # the task fails anyway; a peer we cannot reach times out
+            log.warning("could not send abort to party %s: %s", party, exc)
+            if isinstance(exc, PermanentError):  # e.g. the task was cancelled: no send will pass
+                break
 
 
 def _check_aborts(ctx: TaskContext) -> None:

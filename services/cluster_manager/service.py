@@ -132,8 +132,10 @@ class ClusterManagerService(Service):
             self.release_session(req.release_session.session_id)
             return pb.ClusterReply(ok=True)
         if kind == "put_table_meta":
-            meta = self.put_table_meta(req.put_table_meta)
-            return pb.ClusterReply(table=meta) if meta is not None else pb.ClusterReply(ok=True)
+            return pb.ClusterReply(table=self.put_table_meta(req.put_table_meta))
+        if kind == "delete_table_meta":
+            self.delete_table_meta(req.delete_table_meta.namespace, req.delete_table_meta.name)
+            return pb.ClusterReply(ok=True)
         if kind == "get_table_meta":
             return pb.ClusterReply(
                 table=self.get_table_meta(req.get_table_meta.namespace, req.get_table_meta.name)
@@ -271,14 +273,15 @@ class ClusterManagerService(Service):
         return expired
 
     # ----- tables --------------------------------------------------------------------------
-    def put_table_meta(self, meta: pb.TableMeta) -> pb.TableMeta | None:
-        """Create or replace a table's metadata; with no partitions, the table is removed."""
+    def put_table_meta(self, meta: pb.TableMeta) -> pb.TableMeta:
+        """Create or replace a table's metadata (removing one is ``delete_table_meta``)."""
         check_word(meta.namespace, "table namespace")
         check_word(meta.name, "table name")
         if not meta.partitions:
-            self.store.delete_table(meta.namespace, meta.name)
-            log.info("table %s.%s removed", meta.namespace, meta.name)
-            return None
+            raise InvalidInput(
+                f"table {meta.namespace}.{meta.name} metadata lists no partitions "
+                "(a table is removed with DeleteTableMeta)"
+            )
         if len(meta.columns) > MAX_COLUMNS or len(meta.partitions) > MAX_PARTITIONS:
             raise InvalidInput(f"table {meta.namespace}.{meta.name} metadata is too large")
         indexes = [p.index for p in meta.partitions]
@@ -296,6 +299,14 @@ class ClusterManagerService(Service):
             "table %s.%s: %d rows in %d partitions", out.namespace, out.name, out.rows, len(out.partitions)
         )
         return out
+
+    def delete_table_meta(self, namespace: str, name: str) -> None:
+        """Forget a table; ``NotFound`` when it is unknown, so a caller can tell (and ignore) that."""
+        check_word(namespace, "table namespace")
+        check_word(name, "table name")
+        if not self.store.delete_table(namespace, name):
+            raise NotFound(f"table {namespace}.{name} is not known to this party's cluster-manager")
+        log.info("table %s.%s removed", namespace, name)
 
     def get_table_meta(self, namespace: str, name: str) -> pb.TableMeta:
         meta = self.store.get_table(namespace, name)

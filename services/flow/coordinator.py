@@ -4,7 +4,8 @@ Initiator: stores the job PROPOSED, sends ``propose`` to every other party, wait
 from all (any ``refuse`` -> REFUSED everywhere; no answer in ``accept_timeout_s`` -> FAILED),
 sends ``start``, then aggregates the ``status`` every party sends on each task change: all tasks
 of all parties SUCCEEDED -> SUCCEEDED; a failure anywhere -> FAILED; it then tells every other
-party the verdict (``status`` with the final state, and ``stop`` unless it succeeded).
+party the verdict (``status`` with the final state, and ``stop`` carrying that state unless it
+succeeded, so whichever arrives first ends the job in the right state).
 
 Other parties: validate a proposal with the same rules (refuse with the reason otherwise), run
 their own tasks after ``start``, report ``status`` to the initiator, obey ``stop`` and the final
@@ -287,7 +288,9 @@ class Coordinator:
                 self.scheduler.locked_advance(job.job_id)
         elif kind == "stop":
             await self._locked_finish(
-                job.job_id, STOPPED, msg.stop.reason or f"stopped by initiator {job.initiator}"
+                job.job_id,
+                stop_state(msg.stop),
+                msg.stop.reason or f"stopped by initiator {job.initiator}",
             )
         elif kind == "refuse":
             if job.state in (PROPOSED, ACCEPTED):
@@ -365,7 +368,8 @@ class Coordinator:
             status = flow_pb2.JobStatus(state=job_state_enum(state), tasks=own, message=message)
             await self._send(spec, party, flow_pb2.ControlMessage(status=status))
             if state != SUCCEEDED:
-                await self._send(spec, party, flow_pb2.ControlMessage(stop=flow_pb2.StopJob(reason=message)))
+                stop = flow_pb2.StopJob(reason=message, state=job_state_enum(state))
+                await self._send(spec, party, flow_pb2.ControlMessage(stop=stop))
         log.info("job %s %s%s", job_id, state, f": {message}" if message else "")
 
     async def _locked_finish(self, job_id: str, state: str, message: str) -> None:
@@ -489,6 +493,18 @@ class Coordinator:
         await self.scheduler.close()
         with contextlib.suppress(Exception):
             self._held.clear()
+
+
+_STOP_STATES = {flow_pb2.JOB_STATE_FAILED: FAILED, flow_pb2.JOB_STATE_STOPPED: STOPPED}
+
+
+def stop_state(stop: flow_pb2.StopJob) -> str:
+    """The state a ``stop`` ends the job in: the initiator's verdict, STOPPED when it sent none.
+
+    A stop may overtake the final ``status``; carrying the verdict keeps a FAILED job FAILED.
+    Any other value (unset, from an older initiator, or not a stop verdict) means STOPPED.
+    """
+    return _STOP_STATES.get(stop.state, STOPPED)
 
 
 async def watchdog(coordinator: Coordinator, interval_s: float) -> None:

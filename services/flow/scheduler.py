@@ -224,6 +224,7 @@ class Scheduler:
     async def locked_task_failed(
         self, job_id: str, task_name: str, attempt: int, message: str, *, retryable: bool
     ) -> None:
+        """Retry with ``attempt + 1`` when the failure was transient and retries are left; else FAILED."""
         task = self._store.get_task(job_id, self.party, task_name)
         job = self._store.get_job(job_id)
         if task is None or job is None or task.attempt != attempt or task.state in TASK_FINAL:
@@ -275,8 +276,11 @@ class Scheduler:
                 elif state in (FAILED, CANCELLED):
                     self.spawn(self._release(session_id), f"release-{session_id}")
                     message = event.message or f"task {event.task_name} {state.lower()} at party {self.party}"
+                    # Only the node-manager knows whether the failure was transient; a
+                    # CANCELLED run was ended on purpose and is never retried.
+                    retryable = state == FAILED and event.retryable
                     await self.locked_task_failed(
-                        event.job_id, event.task_name, event.attempt, message, retryable=True
+                        event.job_id, event.task_name, event.attempt, message, retryable=retryable
                     )
 
     def _succeeded(self, task: TaskRecord, event: node_pb2.TaskEvent) -> None:

@@ -64,6 +64,11 @@ class ClusterClient:
         reply = await self.call(pb.ClusterRequest(put_table_meta=meta))
         return reply.table if reply.WhichOneof("reply") == "table" else meta
 
-    async def remove_table_meta(self, namespace: str, name: str) -> None:
-        """A TableMeta without partitions removes the table (see docs/compute-plane.md)."""
-        await self.call(pb.ClusterRequest(put_table_meta=pb.TableMeta(namespace=namespace, name=name)))
+    async def delete_table_meta(self, namespace: str, name: str) -> bool:
+        """Forget a table at the cluster-manager; False when it did not know the table."""
+        req = pb.ClusterRequest(delete_table_meta=pb.DeleteTableMeta(namespace=namespace, name=name))
+        try:
+            await self.call(req)
+        except NotFound:
+            return False
+        return True

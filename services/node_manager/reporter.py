@@ -32,11 +32,13 @@ class TaskReporter:
         self._inflight: set[asyncio.Task[None]] = set()
         self._muted = False  # read from the worker thread: a plain bool is enough
 
-    def event(self, state: pb.TaskState, *, message: str = "") -> pb.TaskEvent:
+    def event(self, state: pb.TaskState, *, message: str = "", retryable: bool = False) -> pb.TaskEvent:
+        """A TaskEvent of this task; ``retryable`` only means something on a FAILED one."""
         ev = pb.TaskEvent()
         ev.CopyFrom(self._base)
         ev.state = state
         ev.message = message
+        ev.retryable = retryable and state == pb.TASK_STATE_FAILED
         ev.progress = self.progress
         ev.time_unix = time.time()
         return ev

@@ -4,12 +4,13 @@ Bus contract (see docs/compute-plane.md):
 
 * ``node.<node_id>.cmd`` carries ``NodeCommand``, served with ``silobridge.bus.rpc.serve``. When
   the sender sets the rpc reply-to headers, every command is answered with a ``ClusterReply``:
-  StoreTable -> ``table`` (the registered TableMeta), DeleteTable -> ``ok``, RunTask and
-  CancelTask -> ``ok`` (accepted; the outcome arrives as TaskEvents), any failure -> ``error``.
+  StoreTable -> ``table`` (the registered TableMeta), DeleteTable -> ``ok`` (metadata removed
+  with ``DeleteTableMeta``, then the files), RunTask and CancelTask -> ``ok`` (accepted; the
+  outcome arrives as TaskEvents), any failure -> ``error``.
   Without reply-to headers a command is fire-and-forget.
 * ``flow.events`` receives the ``TaskEvent`` of every task: WAITING (only when no slot is free),
   RUNNING (start, then progress/metrics at most twice a second), then exactly one of
-  SUCCEEDED / FAILED / CANCELLED.
+  SUCCEEDED / FAILED (``retryable`` when transient, see ``task_run``) / CANCELLED.
 * ``cluster.events``: a ``session_expired`` fails the tasks of that compute session.
 """
 
@@ -126,7 +127,11 @@ class NodeManagerService(Service):
                 await self._membership
             self._membership = None
         for run in self.tasks.values():
-            run.stop(pb.TASK_STATE_FAILED, f"node-manager {self.node_id} stopped while the task ran")
+            run.stop(
+                pb.TASK_STATE_FAILED,
+                f"node-manager {self.node_id} stopped while the task ran",
+                retryable=True,
+            )
         if self._runners:
             await asyncio.wait(set(self._runners), timeout=10)
         await self.cluster.close()
@@ -271,10 +276,12 @@ class NodeManagerService(Service):
         return meta
 
     async def delete_table(self, ref: pb.TableRef) -> None:
+        """Metadata first, then files: no reader is ever pointed at partitions already gone."""
         check_word(ref.namespace, "table namespace")
         check_word(ref.name, "table name")
+        if not await self.cluster.delete_table_meta(ref.namespace, ref.name):
+            log.info("table %s.%s had no metadata left to delete", ref.namespace, ref.name)
         existed = await asyncio.to_thread(self.storage.delete, ref.namespace, ref.name)
-        await self.cluster.remove_table_meta(ref.namespace, ref.name)
         self.own.tables.labels("delete", "ok" if existed else "not_found").inc()
         if not existed:
             raise NotFound(f"table {ref.namespace}.{ref.name} is not stored on node {self.node_id}")

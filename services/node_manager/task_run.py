@@ -4,6 +4,12 @@ The role function is synchronous and may block in ``recv``; it runs in its own d
 so that the event loop keeps serving the bus. A timeout, a CancelTask or an expired compute
 session ends the task at once: its federation is closed (interrupting a waiting ``recv``),
 whatever the abandoned thread reports afterwards is ignored, and the final TaskEvent goes out.
+
+A FAILED event says whether flow may retry the task (``TaskEvent.retryable``): true only for a
+transient failure — a ``RetryableError`` (a bus outage, a timed-out request or ``recv``) or the
+node-manager shutting down under the task. Everything else is permanent: bad input or parameters,
+a component or crypto error, an internal error, and the task's own timeout or expired compute
+session (both are the job's deadline, which another attempt cannot meet either).
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ from silobridge import components, topics
 from silobridge.bus.base import MAX_MESSAGE_BYTES, Bus
 from silobridge.components.registry import RoleFn, TaskResult
 from silobridge.compute.base import ComputeBackend
-from silobridge.errors import InvalidInput, PayloadTooLarge, SilobridgeError, public_message
+from silobridge.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    RetryableError,
+    SilobridgeError,
+    public_message,
+)
 from silobridge.federation import codec
 from silobridge.federation.bus_transport import BusFederation
 from silobridge.federation.context import TaskContext
@@ -51,6 +63,11 @@ STATE_NAMES = {
 
 def task_key(job_id: str, task_name: str, attempt: int) -> TaskKey:
     return (job_id, task_name, int(attempt))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether another attempt of the task may succeed where this one failed."""
+    return isinstance(exc, RetryableError)
 
 
 @dataclass
@@ -85,6 +102,7 @@ class TaskRun:
         self._stop = asyncio.Event()
         self._stop_state: pb.TaskState = pb.TASK_STATE_CANCELLED
         self._stop_message = ""
+        self._stop_retryable = False
         self.reporter = TaskReporter(
             env.bus,
             loop,
@@ -102,11 +120,20 @@ class TaskRun:
     def label(self) -> str:
         return f"{self.cmd.job_id}/{self.cmd.task_name}#{self.cmd.attempt}"
 
-    def stop(self, state: pb.TaskState, message: str) -> None:
-        """End the task now (CancelTask, expired session, shutdown); the first reason wins."""
+    def stop(self, state: pb.TaskState, message: str, *, retryable: bool = False) -> None:
+        """End the task now (CancelTask, expired session, shutdown); the first reason wins.
+
+        ``retryable`` marks a FAILED end that a new attempt elsewhere may get past (a shutdown).
+        """
         if not self._stop.is_set():
             self._stop_state, self._stop_message = state, message
+            self._stop_retryable = retryable and state == pb.TASK_STATE_FAILED
             self._stop.set()
+
+    def _stopped_event(self) -> pb.TaskEvent:
+        return self.reporter.event(
+            self._stop_state, message=self._stop_message, retryable=self._stop_retryable
+        )
 
     async def run(self) -> pb.TaskEvent:
         """Drive the task to its final state and publish it; never raises."""
@@ -147,13 +174,13 @@ class TaskRun:
             with contextlib.suppress(asyncio.CancelledError):
                 await acquire
         if not acquire.done() or acquire.cancelled():
-            return self.reporter.event(self._stop_state, message=self._stop_message)
+            return self._stopped_event()
         return await self._run_holding_slot()
 
     async def _run_holding_slot(self) -> pb.TaskEvent:
         try:
             if self._stop.is_set():
-                return self.reporter.event(self._stop_state, message=self._stop_message)
+                return self._stopped_event()
             self.env.metrics.running.inc()
             try:
                 return await self._execute()
@@ -177,7 +204,9 @@ class TaskRun:
             inputs = await asyncio.to_thread(self._load_inputs)
             models = {name: codec.decode(value) for name, value in cmd.input_models.items()}
         except SilobridgeError as exc:
-            return self.reporter.event(pb.TASK_STATE_FAILED, message=exc.public_message)
+            return self.reporter.event(
+                pb.TASK_STATE_FAILED, message=exc.public_message, retryable=is_transient(exc)
+            )
         return await self._run_role(fn, params, inputs, models)
 
     def _load_inputs(self) -> dict[str, Table]:
@@ -227,7 +256,9 @@ class TaskRun:
             try:
                 result = result_fut.result()
             except Exception as exc:
-                return self.reporter.event(pb.TASK_STATE_FAILED, message=self._failure(exc))
+                return self.reporter.event(
+                    pb.TASK_STATE_FAILED, message=self._failure(exc), retryable=is_transient(exc)
+                )
             return await self._succeeded(result)
         finally:
             await fed.close()
@@ -280,7 +311,7 @@ class TaskRun:
         if result_fut in done:
             return None
         if self._stop.is_set():
-            return self.reporter.event(self._stop_state, message=self._stop_message)
+            return self._stopped_event()
         return self.reporter.event(
             pb.TASK_STATE_FAILED, message=f"task {self.cmd.task_name} exceeded its timeout of {timeout_s:g}s"
         )
@@ -317,7 +348,9 @@ class TaskRun:
                 )
             return ev
         except Exception as exc:
-            return self.reporter.event(pb.TASK_STATE_FAILED, message=self._failure(exc))
+            return self.reporter.event(
+                pb.TASK_STATE_FAILED, message=self._failure(exc), retryable=is_transient(exc)
+            )
 
     async def _store_output(self, namespace: str, name: str, table: Table) -> None:
         storage = self.env.storage

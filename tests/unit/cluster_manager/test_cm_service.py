@@ -165,11 +165,22 @@ async def test_table_metadata(cm: ClusterManagerService, clock: FakeClock) -> No
     assert [c.name for c in got.table.columns] == ["id", "x0"] and got.table.partitions[0].node_id == "a"
     listed = await call(cm, pb.ClusterRequest(list_tables=pb.ListTables(namespace="ns")))
     assert [t.name for t in listed.tables.tables] == ["t1"]
-    # metadata without partitions removes the table
-    removed = await call(cm, pb.ClusterRequest(put_table_meta=pb.TableMeta(namespace="ns", name="t1")))
-    assert removed.ok
+    # DeleteTableMeta removes a table; a second delete names the table it cannot find
+    delete = pb.ClusterRequest(delete_table_meta=pb.DeleteTableMeta(namespace="ns", name="t1"))
+    assert (await call(cm, delete)).ok
     everything = await call(cm, pb.ClusterRequest(list_tables=pb.ListTables()))
     assert [t.name for t in everything.tables.tables] == ["t2"]
+    again = await call(cm, delete)
+    assert again.error.code == "not_found" and "ns.t1" in again.error.message
+    assert not again.error.retryable
+    bad = pb.ClusterRequest(delete_table_meta=pb.DeleteTableMeta(namespace="../x", name="t2"))
+    assert (await call(cm, bad)).error.code == "invalid_input"
+    # metadata without partitions no longer stands for a delete: it is refused, t2 stays
+    empty = await call(cm, pb.ClusterRequest(put_table_meta=pb.TableMeta(namespace="other", name="t2")))
+    assert empty.error.code == "invalid_input" and "DeleteTableMeta" in empty.error.message
+    assert [
+        t.name for t in (await call(cm, pb.ClusterRequest(list_tables=pb.ListTables()))).tables.tables
+    ] == ["t2"]
     dup = pb.TableMeta(
         namespace="ns",
         name="d",

@@ -6,7 +6,7 @@ import sqlite3
 
 import httpx
 import pytest
-from conftest import NODE, Cluster, eventually, two_party_job
+from flow_support import NODE, Cluster, eventually, two_party_job
 
 from silobridge.federation import codec
 from silobridge.federation.v1 import values_pb2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Cluster, eventually, two_party_job
+from flow_support import Cluster, eventually, two_party_job
 
 from silobridge.observability.http import HttpServer, make_app
 from silobridge_cli.main import main as cli_main

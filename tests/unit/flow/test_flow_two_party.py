@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Cluster, eventually, two_party_job
+from flow_support import Cluster, eventually, two_party_job
 
 from silobridge.flow.v1 import flow_pb2
 
@@ -171,6 +171,18 @@ async def test_a_failed_task_is_retried_with_the_next_attempt(two: Cluster) -> N
     assert two.flows[HOST].store.get_task("job_1", HOST, "reader_0").attempt == 2  # type: ignore[union-attr]
 
 
+async def test_a_permanent_failure_is_not_retried(two: Cluster) -> None:
+    two.parties[HOST].fail["reader_0"] = "column 'x' is not numeric"
+    await start_both(two, max_task_retries=2)
+    await two.client(GUEST).post("/v1/jobs", content=two_party_job())
+    await wait_state(two, GUEST, "FAILED")
+    await wait_state(two, HOST, "FAILED")
+    assert [r.attempt for r in two.parties[HOST].runs() if r.task_name == "reader_0"] == [1]
+    task = two.flows[HOST].store.get_task("job_1", HOST, "reader_0")
+    assert task is not None and (task.state, task.attempt) == ("FAILED", 1)
+    assert task.message == "column 'x' is not numeric"
+
+
 async def test_job_timeout_fails_the_job_everywhere(two: Cluster) -> None:
     two.parties[HOST].hold.add("reader_0")
     await start_both(two)
@@ -179,6 +191,49 @@ async def test_job_timeout_fails_the_job_everywhere(two: Cluster) -> None:
     await wait_state(two, HOST, "FAILED")
     assert "job timed out after" in two.flows[GUEST].store.get_job("job_1").message  # type: ignore[union-attr]
     await eventually(lambda: [c.task_name for c in two.parties[HOST].cancels()] == ["reader_0"])
+
+
+async def test_a_stop_overtaking_the_final_status_still_fails_the_job(two: Cluster) -> None:
+    two.parties[GUEST].fail["stats_0"] = "column 'x' has no variance"
+    two.parties[HOST].hold.add("stats_0")
+    two.router.hold_kinds = {"status"}  # every status is late: the verdict's stop arrives first
+    await start_both(two)
+    await two.client(GUEST).post("/v1/jobs", content=two_party_job())
+    await wait_state(two, GUEST, "FAILED")
+    await wait_state(two, HOST, "FAILED")
+    message = "task stats_0 failed at party 9999: column 'x' has no variance"
+    assert two.flows[HOST].store.get_job("job_1").message == message  # type: ignore[union-attr]
+    stop = [m.stop for s, d, m in two.router.sent if (s, d) == (GUEST, HOST) and m.HasField("stop")]
+    assert [s.state for s in stop] == [flow_pb2.JOB_STATE_FAILED]
+    await two.router.release()  # the late status changes nothing
+    await eventually(lambda: two.router.held == [])
+    assert state(two, HOST) == "FAILED" and state(two, GUEST) == "FAILED"
+
+
+async def test_a_stop_without_a_state_stops_the_job(two: Cluster) -> None:
+    """An initiator that does not set StopJob.state (older version) still stops the job."""
+    two.parties[HOST].hold.add("reader_0")
+    await start_both(two)
+    await two.client(GUEST).post("/v1/jobs", content=two_party_job())
+    await wait_state(two, HOST, "RUNNING")
+    from silobridge import topics
+    from silobridge.federation.bus_transport import build_envelope
+    from silobridge.federation.v1 import envelope_pb2
+
+    stop = flow_pb2.ControlMessage(
+        job_id="job_1", from_party_id=GUEST, stop=flow_pb2.StopJob(reason="operator stopped it")
+    )
+    env = build_envelope(
+        src_party=GUEST,
+        src_role="guest",
+        dst_party=HOST,
+        dst_role="host",
+        channel=envelope_pb2.CHANNEL_CONTROL,
+        payload=stop.SerializeToString(),
+    )
+    await two.parties[HOST].bus.publish(topics.FLOW_CONTROL, env.SerializeToString())
+    await wait_state(two, HOST, "STOPPED")
+    assert two.flows[HOST].store.get_job("job_1").message == "operator stopped it"  # type: ignore[union-attr]
 
 
 async def test_stop_at_another_party_stops_the_job_at_the_initiator(two: Cluster) -> None:

@@ -52,6 +52,11 @@ def _crash(ctx: TaskContext) -> TaskResult:
 WAITING_RECV: dict[str, threading.Event] = {"interrupted": threading.Event()}
 
 
+def _peer_silent(ctx: TaskContext) -> TaskResult:
+    ctx.recv("host", "never_sent", timeout=0.2)  # a transient failure: RequestTimeout
+    return TaskResult()
+
+
 def _wait_for_host(ctx: TaskContext) -> TaskResult:
     try:
         ctx.recv("host", "never_sent")
@@ -74,6 +79,7 @@ register(ComponentDef(name="nmtest_scale", roles={"guest": _scale, "host": _scal
 register(ComponentDef(name="nmtest_fail", roles={"guest": _fail}))
 register(ComponentDef(name="nmtest_crash", roles={"guest": _crash}))
 register(ComponentDef(name="nmtest_wait", roles={"guest": _wait_for_host}))
+register(ComponentDef(name="nmtest_peer_silent", roles={"guest": _peer_silent}))
 register(ComponentDef(name="nmtest_count", roles={"guest": _count_start}))
 
 # ----- a fake cluster-manager -------------------------------------------------------------
@@ -86,6 +92,7 @@ class FakeCluster:
         self.requests: list[cpb.ClusterRequest] = []
         self.tables: dict[tuple[str, str], cpb.TableMeta] = {}
         self.fail_put = False
+        self.put_unavailable = False  # PutTableMeta answers a retryable error
         self.forget_nodes = False
         self.sub: Subscription | None = None
 
@@ -106,16 +113,21 @@ class FakeCluster:
                 return cpb.ClusterReply(error=err).SerializeToString()
             return cpb.ClusterReply(node=cpb.NodeInfo(node_id=req.heartbeat.node_id)).SerializeToString()
         if kind == "put_table_meta":
-            if self.fail_put:
-                return cpb.ClusterReply(
-                    error=cpb.Error(code="internal", message="db down")
-                ).SerializeToString()
+            if self.fail_put or self.put_unavailable:
+                err = cpb.Error(code="internal", message="db down", retryable=self.put_unavailable)
+                return cpb.ClusterReply(error=err).SerializeToString()
             meta = req.put_table_meta
-            if meta.partitions:
-                self.tables[(meta.namespace, meta.name)] = meta
-            else:
-                self.tables.pop((meta.namespace, meta.name), None)
+            if not meta.partitions:  # as the real one: a delete is DeleteTableMeta
+                err = cpb.Error(code="invalid_input", message="metadata lists no partitions")
+                return cpb.ClusterReply(error=err).SerializeToString()
+            self.tables[(meta.namespace, meta.name)] = meta
             return cpb.ClusterReply(table=meta).SerializeToString()
+        if kind == "delete_table_meta":
+            key = (req.delete_table_meta.namespace, req.delete_table_meta.name)
+            if self.tables.pop(key, None) is None:
+                err = cpb.Error(code="not_found", message=f"table {key[0]}.{key[1]} is not known")
+                return cpb.ClusterReply(error=err).SerializeToString()
+            return cpb.ClusterReply(ok=True).SerializeToString()
         return cpb.ClusterReply(ok=True).SerializeToString()
 
 

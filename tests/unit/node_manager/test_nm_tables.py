@@ -101,8 +101,23 @@ async def test_delete(node: NodeManagerService, cluster: FakeCluster, rpc: RpcCl
     delete = pb.NodeCommand(delete_table=pb.DeleteTable(table=pb.TableRef(namespace="ns", name="t")))
     assert (await command(rpc, delete)).ok
     assert table_files(node) == [] and ("ns", "t") not in cluster.tables
+    deletes = [
+        r.delete_table_meta for r in cluster.requests if r.WhichOneof("request") == "delete_table_meta"
+    ]
+    assert [(d.namespace, d.name) for d in deletes] == [("ns", "t")]
+    assert cluster.kinds().count("put_table_meta") == 1  # the store's: no empty TableMeta stands in
     again = await command(rpc, delete)
     assert again.error.code == "not_found" and "ns.t" in again.error.message
+
+
+async def test_delete_of_files_whose_metadata_is_gone(
+    node: NodeManagerService, cluster: FakeCluster, rpc: RpcClient
+) -> None:
+    await command(rpc, store_cmd())
+    cluster.tables.clear()  # e.g. the cluster-manager lost its database
+    delete = pb.NodeCommand(delete_table=pb.DeleteTable(table=pb.TableRef(namespace="ns", name="t")))
+    assert (await command(rpc, delete)).ok
+    assert table_files(node) == []
 
 
 async def test_fire_and_forget_store_and_malformed_command(

@@ -94,6 +94,43 @@ async def test_failures_carry_a_public_message(
     noinput = (await events.final("noinput")).message
     assert "ns.t" in noinput and NODE in noinput
     assert node.metrics.registry.get_sample_value("silobridge_node_tasks_total", {"state": "failed"}) == 5
+    # permanent failures: another attempt would fail the same way, so flow must not retry them
+    for task in ("fails", "crashes", "unknown", "badparam", "noinput"):
+        assert not (await events.final(task)).retryable, task
+
+
+async def test_transient_failures_are_retryable(
+    node: NodeManagerService, cluster: FakeCluster, events: TaskEvents, rpc: RpcClient
+) -> None:
+    await command(rpc, run_cmd("silent_peer", "nmtest_peer_silent"))
+    silent = await events.final("silent_peer")
+    assert silent.state == pb.TASK_STATE_FAILED and "never_sent" in silent.message
+    assert silent.retryable
+    # the output could not be registered because the cluster-manager was briefly unavailable
+    await command(rpc, store_cmd())
+    cluster.put_unavailable = True
+    await command(rpc, run_cmd("unregistered", "nmtest_scale", input_tables=data_input()))
+    unregistered = await events.final("unregistered")
+    assert unregistered.state == pb.TASK_STATE_FAILED and unregistered.retryable
+    assert all(not e.retryable for e in events.items if e.state != pb.TASK_STATE_FAILED)
+
+
+async def test_shutdown_fails_running_tasks_as_retryable(
+    bus: MemoryBus,
+    cluster: FakeCluster,
+    events: TaskEvents,
+    rpc: RpcClient,
+    make_settings: Callable[..., NodeManagerSettings],
+) -> None:
+    svc = NodeManagerService(make_settings(), bus, ServiceMetrics("node-manager", 9999))
+    await svc.start()
+    await command(rpc, run_cmd("interrupted", "nmtest_wait"))
+    while "RUNNING" not in events.states("interrupted"):
+        await asyncio.sleep(0.01)
+    await svc.stop()
+    final = await events.final("interrupted", timeout=3)
+    assert final.state == pb.TASK_STATE_FAILED and final.retryable
+    assert f"node-manager {NODE} stopped" in final.message
 
 
 async def test_timeout_fails_promptly_and_interrupts_recv(
@@ -104,6 +141,7 @@ async def test_timeout_fails_promptly_and_interrupts_recv(
     await command(rpc, run_cmd("slow", "nmtest_wait", timeout_s=0.3))
     final = await events.final("slow")
     assert final.state == pb.TASK_STATE_FAILED and "exceeded its timeout of 0.3s" in final.message
+    assert not final.retryable  # the timeout is the job's deadline: another attempt cannot meet it
     assert time.monotonic() - start < 2.0
     assert await asyncio.to_thread(WAITING_RECV["interrupted"].wait, 2.0)  # the component's recv was ended
     assert node.running_tasks() == 0
@@ -117,6 +155,7 @@ async def test_cancel_task(node: NodeManagerService, events: TaskEvents, rpc: Rp
     assert (await command(rpc, pb.NodeCommand(cancel_task=cancel))).ok
     final = await events.final("victim", timeout=3)
     assert final.state == pb.TASK_STATE_CANCELLED and "user stopped the job" in final.message
+    assert not final.retryable
 
 
 async def test_cancel_before_run_never_starts(
@@ -142,6 +181,7 @@ async def test_expired_session_fails_its_tasks(
     await bus.publish(topics.CLUSTER_EVENTS, expired.SerializeToString())
     final = await events.final("in_session", timeout=3)
     assert final.state == pb.TASK_STATE_FAILED and "job1.in_session.1 expired" in final.message
+    assert not final.retryable
     await asyncio.sleep(0.2)
     assert events.states("other")[-1] == "RUNNING"  # other sessions are left alone
     await command(rpc, pb.NodeCommand(cancel_task=pb.CancelTask(job_id="job1", task_name="other", attempt=1)))

@@ -132,6 +132,14 @@ class ListTables(_message.Message):
     namespace: str
     def __init__(self, namespace: _Optional[str] = ...) -> None: ...
 
+class DeleteTableMeta(_message.Message):
+    __slots__ = ("namespace", "name")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
 class ListNodes(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -147,7 +155,7 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
 
 class ClusterRequest(_message.Message):
-    __slots__ = ("register_node", "heartbeat", "allocate_session", "release_session", "put_table_meta", "get_table_meta", "list_tables", "list_nodes")
+    __slots__ = ("register_node", "heartbeat", "allocate_session", "release_session", "put_table_meta", "get_table_meta", "list_tables", "list_nodes", "delete_table_meta")
     REGISTER_NODE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ALLOCATE_SESSION_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +164,7 @@ class ClusterRequest(_message.Message):
     GET_TABLE_META_FIELD_NUMBER: _ClassVar[int]
     LIST_TABLES_FIELD_NUMBER: _ClassVar[int]
     LIST_NODES_FIELD_NUMBER: _ClassVar[int]
+    DELETE_TABLE_META_FIELD_NUMBER: _ClassVar[int]
     register_node: RegisterNode
     heartbeat: Heartbeat
     allocate_session: AllocateSession
@@ -164,7 +173,8 @@ class ClusterRequest(_message.Message):
     get_table_meta: GetTableMeta
     list_tables: ListTables
     list_nodes: ListNodes
-    def __init__(self, register_node: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., allocate_session: _Optional[_Union[AllocateSession, _Mapping]] = ..., release_session: _Optional[_Union[ReleaseSession, _Mapping]] = ..., put_table_meta: _Optional[_Union[TableMeta, _Mapping]] = ..., get_table_meta: _Optional[_Union[GetTableMeta, _Mapping]] = ..., list_tables: _Optional[_Union[ListTables, _Mapping]] = ..., list_nodes: _Optional[_Union[ListNodes, _Mapping]] = ...) -> None: ...
+    delete_table_meta: DeleteTableMeta
+    def __init__(self, register_node: _Optional[_Union[RegisterNode, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., allocate_session: _Optional[_Union[AllocateSession, _Mapping]] = ..., release_session: _Optional[_Union[ReleaseSession, _Mapping]] = ..., put_table_meta: _Optional[_Union[TableMeta, _Mapping]] = ..., get_table_meta: _Optional[_Union[GetTableMeta, _Mapping]] = ..., list_tables: _Optional[_Union[ListTables, _Mapping]] = ..., list_nodes: _Optional[_Union[ListNodes, _Mapping]] = ..., delete_table_meta: _Optional[_Union[DeleteTableMeta, _Mapping]] = ...) -> None: ...
 
 class NodeList(_message.Message):
     __slots__ = ("nodes",)

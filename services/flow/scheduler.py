@@ -3,7 +3,8 @@
 For a task whose upstream tasks (at this party) succeeded: resolve its inputs, check its tables
 with ``GetTableMeta``, ``AllocateSession`` -> ``RunTask`` on ``node.<node_id>.cmd``, follow the
 node's ``TaskEvent`` s on ``flow.events``, ``ReleaseSession`` when it ends. Every task state change
-is reported to the coordinator (``on_change``), which tells the initiator.
+is reported to the coordinator (``on_change``), which tells the initiator. The cluster-manager's
+``node_lost`` / ``session_expired`` end a run the node can no longer report on.
 
 Locking: one ``asyncio.Lock`` per job serialises every change to that job; methods named
 ``locked_*`` expect the caller to hold it.
@@ -274,14 +275,80 @@ class Scheduler:
                     self.spawn(self._release(session_id), f"release-{session_id}")
                     await self._on_change(event.job_id)
                 elif state in (FAILED, CANCELLED):
-                    self.spawn(self._release(session_id), f"release-{session_id}")
                     message = event.message or f"task {event.task_name} {state.lower()} at party {self.party}"
                     # Only the node-manager knows whether the failure was transient; a
                     # CANCELLED run was ended on purpose and is never retried.
                     retryable = state == FAILED and event.retryable
-                    await self.locked_task_failed(
-                        event.job_id, event.task_name, event.attempt, message, retryable=retryable
+                    await self._locked_run_failed(task, message, retryable=retryable)
+
+    async def _locked_run_failed(self, task: TaskRecord, message: str, *, retryable: bool) -> None:
+        """A task run ended badly: release its compute session, then retry or fail the task.
+
+        The one path for a FAILED/CANCELLED ``TaskEvent`` and for the cluster's ``node_lost`` /
+        ``session_expired``, so the job-level consequences are the same whoever noticed first.
+        """
+        session_id = topics.session_id(task.job_id, task.task_name, task.attempt)
+        self.spawn(self._release(session_id), f"release-{session_id}")
+        await self.locked_task_failed(task.job_id, task.task_name, task.attempt, message, retryable=retryable)
+
+    # ----- compute-plane events (cluster.events) ------------------------------------------------
+    async def on_node_lost(self, node_id: str) -> None:
+        """The cluster-manager lost a node: its unfinished task runs here fail, retryably."""
+        if not node_id:
+            return  # tasks not yet placed have no node id; an event without one names nothing
+        for job in self._store.list_jobs(limit=10_000, states=(RUNNING,)):
+            for task in self._store.list_tasks(job.job_id, self.party):
+                if task.node_id != node_id or task.state in TASK_FINAL:
+                    continue
+                await self._fail_lost_run(
+                    task,
+                    f"node {node_id} was lost while running task {task.task_name}",
+                    retryable=True,
+                    still=lambda t: t.node_id == node_id and t.state not in TASK_FINAL,
+                )
+
+    async def on_session_expired(self, session_id: str) -> None:
+        """A compute session passed its deadline: the run it belongs to fails, not retryably."""
+        parts = session_id.split(".")
+        if len(parts) != 3 or not parts[2].isdigit():
+            log.debug("ignored expiry of session %r: not a flow task session", session_id)
+            return
+        job_id, task_name, attempt = parts[0], parts[1], int(parts[2])
+        task = self._store.get_task(job_id, self.party, task_name)
+        if task is None or task.attempt != attempt or task.state != RUNNING:
+            return  # not ours, an older attempt, or already decided
+        await self._fail_lost_run(
+            task,
+            f"compute session {session_id} expired: task {task_name} ran past its deadline",
+            retryable=False,
+            still=lambda t: t.attempt == attempt and t.state == RUNNING,
+        )
+
+    async def _fail_lost_run(
+        self, seen: TaskRecord, message: str, *, retryable: bool, still: Callable[[TaskRecord], bool]
+    ) -> None:
+        """Under the job lock, re-check the run is still the one the event is about, then fail it.
+
+        ``CancelTask`` goes to its node too: a node the cluster lost may only be cut off, and
+        must not keep running (and federating) an attempt that flow has given up on.
+        """
+        with job_context(seen.job_id, seen.task_name):
+            async with self._lock(seen.job_id):
+                task = self._store.get_task(seen.job_id, self.party, seen.task_name)
+                if task is None or task.attempt != seen.attempt or not still(task):
+                    return  # changed meanwhile (a TaskEvent or a duplicate event got here first)
+                log.warning("task %s attempt %d: %s", task.task_name, task.attempt, message)
+                if task.node_id:
+                    cancel = node_pb2.CancelTask(
+                        job_id=task.job_id, task_name=task.task_name, attempt=task.attempt, reason=message
                     )
+                    try:
+                        await self._cluster.cancel_task(task.node_id, cancel)
+                    except SilobridgeError as exc:
+                        log.warning(
+                            "could not cancel task %s on node %s: %s", task.task_name, task.node_id, exc
+                        )
+                await self._locked_run_failed(task, message, retryable=retryable)
 
     def _succeeded(self, task: TaskRecord, event: node_pb2.TaskEvent) -> None:
         task.outputs = {name: f"{ref.namespace}.{ref.name}" for name, ref in event.output_tables.items()}

@@ -1,7 +1,8 @@
 """``FlowService``: wires the store, the cluster client, the coordinator and the REST API.
 
-Bus interactions: consumes ``flow.control`` (group ``flow-control``) and ``flow.events``
-(group ``flow-events``); publishes on ``router.outbound``, ``node.<id>.cmd`` and requests on
+Bus interactions: consumes ``flow.control`` (group ``flow-control``), ``flow.events``
+(group ``flow-events``) and ``cluster.events`` (group ``flow-cluster-events``); publishes on
+``router.outbound``, ``node.<id>.cmd`` and requests on
 ``cluster.rpc`` (replies on a private ``reply.flow.*`` topic).
 """
 
@@ -25,6 +26,8 @@ from flow.sql_store import SqlJobStore
 from flow.store import JobStore
 from silobridge import topics
 from silobridge.bus.base import Bus, Message, Subscription
+from silobridge.bus.dedup import Deduplicator
+from silobridge.cluster.v1 import cluster_pb2
 from silobridge.errors import IntegrityError
 from silobridge.node.v1 import node_pb2
 from silobridge.observability.metrics import ServiceMetrics
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONTROL_GROUP = "flow-control"
 EVENTS_GROUP = "flow-events"
+CLUSTER_EVENTS_GROUP = "flow-cluster-events"
 
 
 class FlowService(Service):
@@ -59,6 +63,8 @@ class FlowService(Service):
         self._coordinator: Coordinator | None = None
         self._subs: list[Subscription] = []
         self._watchdog: asyncio.Task[None] | None = None
+        # A redelivered node_lost must not fail a later attempt that runs on the node once it is back.
+        self._cluster_events_seen = Deduplicator(capacity=10_000)
         # Built now so that routes() works before start(); its dependencies are looked up per request.
         self._app = build_api(self)
 
@@ -95,6 +101,11 @@ class FlowService(Service):
             await self.bus.subscribe(topics.FLOW_CONTROL, self._on_control, group=CONTROL_GROUP)
         )
         self._subs.append(await self.bus.subscribe(topics.FLOW_EVENTS, self._on_event, group=EVENTS_GROUP))
+        self._subs.append(
+            await self.bus.subscribe(
+                topics.CLUSTER_EVENTS, self._on_cluster_event, group=CLUSTER_EVENTS_GROUP
+            )
+        )
         self._watchdog = asyncio.get_running_loop().create_task(
             watchdog(coordinator, self.settings.watchdog_interval_s), name="flow-watchdog"
         )
@@ -137,3 +148,19 @@ class FlowService(Service):
         except Exception:
             raise IntegrityError("malformed TaskEvent on flow.events") from None
         await self.coordinator.scheduler.on_event(event)
+
+    async def _on_cluster_event(self, msg: Message) -> None:
+        """``node_lost`` / ``session_expired``: fail the task runs the cluster says are gone."""
+        if self._cluster_events_seen.seen(msg.message_id):
+            return
+        event = cluster_pb2.ClusterEvent()
+        try:
+            event.ParseFromString(msg.body)
+        except Exception:
+            raise IntegrityError("malformed ClusterEvent on cluster.events") from None
+        kind = event.WhichOneof("event")
+        if kind == "node_lost":
+            await self.coordinator.scheduler.on_node_lost(event.node_lost.node_id)
+        elif kind == "session_expired":
+            await self.coordinator.scheduler.on_session_expired(event.session_expired.session_id)
+        self._cluster_events_seen.mark(msg.message_id)

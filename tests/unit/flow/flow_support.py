@@ -49,6 +49,7 @@ class FakeParty:
         self.fail: dict[str, str] = {}  # task -> failure message (permanent: not retryable)
         self.fail_first: dict[str, str] = {}  # task -> transient (retryable) failure of attempt 1
         self.hold: set[str] = set()  # tasks that stay RUNNING
+        self.hold_first: set[str] = set()  # tasks whose attempt 1 stays RUNNING (its node dies)
         self.commands: list[node_pb2.NodeCommand] = []
         self.cluster_requests: list[cluster_pb2.ClusterRequest] = []
         self.released: list[str] = []
@@ -58,6 +59,10 @@ class FakeParty:
         await self.bus.start()
         await self.bus.subscribe(topics.CLUSTER_RPC, self._on_cluster, group="fake-cluster")
         await self.bus.subscribe(topics.node_cmd(NODE), self._on_node, group="fake-node")
+
+    async def cluster_event(self, event: cluster_pb2.ClusterEvent, message_id: str | None = None) -> None:
+        """What the cluster-manager publishes on ``cluster.events`` (node lost, session expired)."""
+        await self.bus.publish(topics.CLUSTER_EVENTS, event.SerializeToString(), message_id=message_id)
 
     async def close(self) -> None:
         for t in list(self._tasks):
@@ -143,7 +148,7 @@ class FakeParty:
         await asyncio.sleep(0.01)
         points = [node_pb2.MetricPoint(name="loss", step=i, value=1.0 / (i + 1)) for i in range(3)]
         await self._event(run, node_pb2.TASK_STATE_RUNNING, progress=0.5, metrics=points)
-        if run.task_name in self.hold:
+        if run.task_name in self.hold or (run.task_name in self.hold_first and run.attempt == 1):
             return
         if run.task_name in self.fail_first and run.attempt == 1:
             await self._event(

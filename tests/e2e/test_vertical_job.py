@@ -146,3 +146,23 @@ def test_nothing_private_crosses_a_router(parties: InProcessParties, trained: tu
     for n in moduli:
         # 1 + m*n mod n^2 is congruent to 1 mod n: a randomised ciphertext never is (but with negligible odds).
         assert not any(c % n == 1 for c in ciphertexts), "an unrandomised ciphertext crossed"
+
+
+def test_predict_scores_rows_with_the_trained_models(parties: InProcessParties, trained: tuple) -> None:
+    """``predict`` with each party's own model (hosts send only partial scores) matches training."""
+    job = vertical_job(epochs=2)
+    job["components"] = [c for c in job["components"] if c["component"] != "evaluation"] + [
+        {
+            "name": "predict_0",
+            "component": "predict",
+            "inputs": {"data": "psi_0.data", "model": "hetero_lr_0.model"},
+        },
+        {"name": "eval_train", "component": "evaluation", "inputs": {"data": "hetero_lr_0.predictions"}},
+        {"name": "eval_predict", "component": "evaluation", "inputs": {"data": "predict_0.predictions"}},
+    ]
+    done = submit_and_wait(parties.flow("guest"), job)
+    assert done["state"] == "SUCCEEDED", done["message"]
+    auc_train = task_summary(done, "eval_train")["auc"]
+    auc_predict = task_summary(done, "eval_predict")["auc"]
+    assert auc_predict > 0.97
+    assert auc_predict == pytest.approx(auc_train, abs=1e-9)

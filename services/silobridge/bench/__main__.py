@@ -1,5 +1,9 @@
 """``python -m silobridge.bench``: the Paillier benchmark suite (``make bench``).
 
+The Hetero LR figure runs the real ``hetero_lr`` component with each engine; the phe epoch is
+measured in full (several minutes) unless ``--quick`` (or ``SILOBRIDGE_BENCH_QUICK=1``) asks for
+an extrapolation from a subset of rows, which the JSON labels ``phe_extrapolated_from_rows``.
+
 Exit code 0 when the run completed (whether or not every target was met: the JSON says which);
 2 on bad arguments.
 """
@@ -39,11 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-rows", type=int, default=20000)
     parser.add_argument("--lr-features", type=int, default=40)
     parser.add_argument("--lr-bits", type=int, default=2048)
+    parser.add_argument("--lr-workers", type=int, default=2, help="worker processes per party (fast engine)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        default=os.environ.get("SILOBRIDGE_BENCH_QUICK", "") not in ("", "0"),
+        help="time the phe LR epoch on --phe-rows rows and extrapolate (env SILOBRIDGE_BENCH_QUICK=1)",
+    )
     parser.add_argument(
         "--phe-rows",
         type=int,
-        default=300,
-        help="rows the phe LR epoch is timed on (0: the whole epoch, slow)",
+        default=1000,
+        help="with --quick: rows the phe LR epoch is timed on (default 1000)",
     )
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-lr", action="store_true")
@@ -70,39 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if not args.skip_lr:
-        rows, feats = args.lr_rows, args.lr_features
-        keys = hetero_lr_epoch.make_keys(args.lr_bits)
-        _say(f"Hetero LR epoch, {rows} x {feats}, this engine")
-        fast = hetero_lr_epoch.run(rows, feats, "fast", keys=keys)
-        one = None
-        if not args.skip_lr_1worker:
-            _say("Hetero LR epoch, this engine in one process")
-            one = hetero_lr_epoch.run(rows, feats, "fast", keys=keys, workers=1)
-        _say("Hetero LR epoch, phe")
-        phe_rows = args.phe_rows if args.phe_rows > 0 else None
-        phe = hetero_lr_epoch.run(rows, feats, "phe", keys=keys, phe_rows=phe_rows)
-        lr: dict[str, Any] = {
-            "rows": rows,
-            "features": feats,
-            "key_bits": args.lr_bits,
-            "batch_size": fast["batch_size"],
-            "workers": fast["workers"],
-            "epoch_s": fast["epoch_s"],
-            "epoch_s_phe": phe["epoch_s"],
-            "speedup_vs_phe": round(phe["epoch_s"] / fast["epoch_s"], 3),
-            "auc": fast["auc"],
-            "auc_phe": phe["auc"],
-            "auc_phe_source": phe["auc_source"],
-            "fast_detail": fast,
-            "phe_detail": phe,
-        }
-        if one is not None:
-            lr["epoch_s_1worker"] = one["epoch_s"]
-            lr["speedup_vs_phe_1worker"] = round(phe["epoch_s"] / one["epoch_s"], 3)
-            lr["fast_1worker_detail"] = one
-        if "phe_extrapolated_from_rows" in phe:
-            lr["phe_extrapolated_from_rows"] = phe["phe_extrapolated_from_rows"]
-        results["hetero_lr"] = lr
+        results["machine"]["loadavg_before_lr"] = _loadavg()
+        results["hetero_lr"] = hetero_lr_epoch.compare(
+            args.lr_rows,
+            args.lr_features,
+            key_bits=args.lr_bits,
+            workers=args.lr_workers,
+            phe_rows=args.phe_rows if args.quick else None,
+            one_worker=not args.skip_lr_1worker,
+            say=_say,
+        )
 
     results["machine"]["loadavg_after"] = _loadavg()
     results["criteria"] = report.criteria(results)

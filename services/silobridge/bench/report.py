@@ -43,7 +43,8 @@ def criteria(results: dict[str, Any]) -> dict[str, Any]:
         s = ray["speedup"][i]
         out["ray_2_workers_speedup"] = {
             "value": s,
-            "median_based": ray.get("speedup_median", [None] * (i + 1))[i],
+            "estimator": "median of rounds",
+            "best_round": ray.get("speedup_best", [None] * (i + 1))[i],
             "target": ">= 1.6",
             "met": s >= 1.6,
         }
@@ -54,12 +55,13 @@ def criteria(results: dict[str, Any]) -> dict[str, Any]:
             "target": ">= 4",
             "met": lr["speedup_vs_phe"] >= 4,
         }
-        diff = abs(lr["auc"] - lr["auc_phe"])
-        out["hetero_lr_auc"] = {
-            "value": round(diff, 6),
-            "target": "|auc - auc_phe| <= 0.002",
-            "met": diff <= 0.002,
-        }
+        if lr.get("auc_phe") is not None:
+            diff = abs(lr["auc"] - lr["auc_phe"])
+            auc_target = "|auc - auc_phe| <= 0.002"
+        else:  # quick run: the phe model exists only for the measured subset
+            diff = abs(lr["auc_subset"] - lr["auc_phe_subset"])
+            auc_target = f"|auc - auc_phe| <= 0.002 (on the {lr['phe_extrapolated_from_rows']}-row subset)"
+        out["hetero_lr_auc"] = {"value": round(diff, 6), "target": auc_target, "met": diff <= 0.002}
     return out
 
 
@@ -96,31 +98,44 @@ def markdown(results: dict[str, Any]) -> str:
             f"{w} worker{'s' if w > 1 else ''}: {o:,.0f} ops/s ({s:.2f}x)"
             for w, o, s in zip(ray["workers"], ray["ops_per_s"], ray["speedup"], strict=True)
         )
-        medians = ", ".join(f"{s:.2f}x" for s in ray.get("speedup_median", []))
+        best = ", ".join(f"{s:.2f}x" for s in ray.get("speedup_best", []))
         lines += [
             "",
-            f"Ray backend, batch public-key encryption ({ray['key_bits']}-bit), best of {len(ray['samples_ops_per_s'][0])} "
-            f"interleaved rounds: {curve}. Median-based speedups: {medians}.",
+            f"Ray backend, batch public-key encryption ({ray['key_bits']}-bit), median of "
+            f"{len(ray['samples_ops_per_s'][0])} interleaved rounds: {curve}. Best-round speedups: {best}.",
         ]
     lr = results.get("hetero_lr")
     if lr:
-        extra = ""
-        if lr.get("phe_extrapolated_from_rows"):
-            extra = (
-                f" The phe epoch is extrapolated per row from {lr['phe_extrapolated_from_rows']} measured rows; "
-                "its AUC is the fixed-point replay its measured gradients match bit for bit."
-            )
-        lines += [
-            "",
-            f"Hetero LR, one epoch on {lr['rows']:,} x {lr['features']} ({lr['key_bits']}-bit key, batch {lr['batch_size']:,}): "
-            f"this engine {lr['epoch_s']:.1f} s with {lr['workers']} worker processes "
-            f"({lr.get('epoch_s_1worker', float('nan')):.1f} s in one process), phe {lr['epoch_s_phe']:.1f} s: "
-            f"{lr['speedup_vs_phe']:.2f}x ({lr.get('speedup_vs_phe_1worker', float('nan')):.2f}x single-process); "
-            f"AUC {lr['auc']:.4f} vs {lr['auc_phe']:.4f}.{extra}",
-        ]
+        lines += ["", _hetero_lr_line(lr)]
     crit = results.get("criteria")
     if crit:
         lines += ["", "| criterion | value | target | met |", "|---|---:|---|---|"]
         for name, c in crit.items():
             lines.append(f"| {name} | {c['value']} | {c['target']} | {'yes' if c['met'] else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+
+def _hetero_lr_line(lr: dict[str, Any]) -> str:
+    one = ""
+    if "epoch_s_1worker" in lr:
+        one = (
+            f" ({lr['epoch_s_1worker']:.1f} s without worker processes: {lr['speedup_vs_phe_1worker']:.2f}x)"
+        )
+    head = (
+        f"Hetero LR, the real `hetero_lr` component (guest, host, arbiter via `run_component`), one epoch on "
+        f"{lr['rows']:,} x {lr['features']} ({lr['key_bits']}-bit key, batch {lr['batch_size']:,}), timed from the "
+        f"guest's plan to the arbiter's end-of-epoch verdict (key generation excluded): "
+        f'engine="fast" {lr["epoch_s"]:.1f} s with {lr["workers"]} worker processes per party, '
+        f'engine="phe" {lr["epoch_s_phe"]:.1f} s: {lr["speedup_vs_phe"]:.2f}x{one}; '
+    )
+    if lr.get("phe_extrapolated_from_rows"):
+        rows = lr["phe_extrapolated_from_rows"]
+        return head + (
+            f"the phe epoch is EXTRAPOLATED per row from the component run on the first {rows:,} rows (quick run). "
+            f"AUC of the fast model {lr['auc']:.4f}; on the {rows:,}-row subset fast {lr['auc_subset']:.4f} "
+            f"vs phe {lr['auc_phe_subset']:.4f}."
+        )
+    return head + (
+        f"both epochs measured in full. AUC {lr['auc']:.4f} (fast) vs {lr['auc_phe']:.4f} (phe), "
+        f"largest weight difference {lr['max_weight_diff']:.1e}."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from silobridge.components.hetero_lr.common import batches, encrypted
+from silobridge.components.hetero_lr.common import batches, encrypted, generate_keys
 from silobridge.components.registry import TaskResult
 from silobridge.errors import IntegrityError
 from silobridge.federation.context import TaskContext
@@ -12,10 +12,8 @@ from silobridge.ml.protocol import recv_checked
 
 
 def train(ctx: TaskContext) -> TaskResult:
-    from silobridge.crypto import generate_keypair
-
     key_bits = int(ctx.param("key_bits"))
-    pk, sk = generate_keypair(key_bits)
+    pk, sk = generate_keys(ctx)
     ctx.trust_key(pk)
     ctx.send("guest", "pubkey", pk, tag="setup")
     ctx.send("host", "pubkey", pk, tag="setup")
@@ -31,11 +29,11 @@ def train(ctx: TaskContext) -> TaskResult:
             batches(int(plan["rows"]), int(plan["batch_size"]), int(plan["seed"]), epoch)
         ):
             tag = f"e{epoch}b{b}"
-            enc_loss = encrypted(recv_checked(ctx, "guest", "loss", tag), "encrypted loss")
+            enc_loss = encrypted(ctx, recv_checked(ctx, "guest", "loss", tag), "encrypted loss")
             total += float(sk.decrypt_vector(enc_loss)[0]) * len(idx)
             rows += len(idx)
             for party in parties:
-                enc_g = encrypted(recv_checked(ctx, party, "masked_gradient", tag), "masked gradient")
+                enc_g = encrypted(ctx, recv_checked(ctx, party, "masked_gradient", tag), "masked gradient")
                 ctx.send(party, "gradient", sk.decrypt_vector(enc_g, compute=ctx.compute), tag=tag)
         loss = total / rows
         ctx.log_metric("loss", loss, epoch)

@@ -33,6 +33,11 @@ class HeteroLRParams(Params):
     )
     init: Literal["zeros"] = Field("zeros", description="initial weights")
     seed: int | None = Field(None, description="mini-batch shuffling seed (guest); random when unset")
+    engine: Literal["fast", "phe"] = Field(
+        "fast",
+        description="Paillier engine of this party: 'fast' (batched, parallel on the compute backend) or "
+        "'phe' (python-paillier, one number at a time: the benchmark baseline); same keys and wire format",
+    )
 
     @field_validator("batch_size")
     @classmethod
@@ -66,8 +71,25 @@ def mask(size: int) -> np.ndarray:
     return np.random.default_rng().uniform(-MASK_BOUND, MASK_BOUND, size)
 
 
+def engine(ctx: TaskContext) -> str:
+    return str(ctx.param("engine", "fast"))
+
+
+def generate_keys(ctx: TaskContext) -> tuple[Any, Any]:
+    """The arbiter's key pair: the wire key (what the codec sends and trusts) and the engine's private key."""
+    bits = int(ctx.param("key_bits"))
+    if engine(ctx) == "phe":
+        from silobridge.crypto.phe_engine import PheKeypair
+
+        pair = PheKeypair.generate(bits)
+        return pair.public_key.to_fast(), pair.private_key
+    from silobridge.crypto import generate_keypair
+
+    return generate_keypair(bits)
+
+
 def receive_public_key(ctx: TaskContext) -> Any:
-    """The arbiter's key, checked against this party's ``key_bits``, and trusted for decoding."""
+    """The arbiter's key, checked against this party's ``key_bits``, trusted for decoding, in this party's engine."""
     from silobridge.crypto import PublicKey
 
     pk = recv_checked(ctx, "arbiter", "pubkey", "setup")
@@ -80,16 +102,36 @@ def receive_public_key(ctx: TaskContext) -> Any:
             f"mismatched key sizes: the arbiter's public key has {bits} bits, "
             f"party {ctx.party_id} expects key_bits={expected}"
         )
-    ctx.trust_key(pk)
+    ctx.trust_key(pk)  # the codec decodes incoming vectors with this (fast-engine) key
+    if engine(ctx) == "phe":
+        from silobridge.crypto.phe_engine import PhePublicKey
+
+        return PhePublicKey.from_fast(pk)
     return pk
 
 
-def encrypted(value: Any, what: str) -> Any:
+def encrypted(ctx: TaskContext, value: Any, what: str) -> Any:
+    """A received encrypted vector (validated by the codec), as this party's engine's vector."""
     from silobridge.crypto import EncryptedVector
 
     if not isinstance(value, EncryptedVector):
         raise IntegrityError(f"{what}: expected an encrypted vector")
+    if engine(ctx) == "phe":
+        from silobridge.crypto.phe_engine import PheEncryptedVector
+
+        return PheEncryptedVector.from_fast(value)
     return value
+
+
+def outgoing(value: Any) -> Any:
+    """What the codec sends for an engine's vector: the same ciphertexts as a fast-engine vector.
+
+    The conversion keeps the ``randomised`` flag, so the codec still refuses a vector that was
+    computed and not re-randomised.
+    """
+    from silobridge.crypto.phe_engine import PheEncryptedVector
+
+    return value.to_fast() if isinstance(value, PheEncryptedVector) else value
 
 
 def vector(value: Any, size: int, what: str) -> np.ndarray:

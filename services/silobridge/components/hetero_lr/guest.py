@@ -13,6 +13,7 @@ from silobridge.components.hetero_lr.common import (
     encrypted,
     mask,
     names_array,
+    outgoing,
     receive_public_key,
     vector,
 )
@@ -62,7 +63,7 @@ def train(ctx: TaskContext) -> TaskResult:
             m = len(idx)
             u_g = xb @ w
             forwards = [
-                _forward(f, m, h)
+                _forward(ctx, f, m, h)
                 for h, f in zip(hosts, recv_all_checked(ctx, "host", "forward", tag), strict=True)
             ]
             enc_u = forwards[0]["u"]
@@ -72,14 +73,19 @@ def train(ctx: TaskContext) -> TaskResult:
             cross: list[Any] = []
             for j, hj in enumerate(hosts):
                 for hi, fi in zip(hosts[:j], forwards[:j], strict=True):
-                    ctx.send(hj, "peer_forward", fi["u"].obfuscate(), tag=f"{tag}p{hi}")
+                    ctx.send(
+                        hj,
+                        "peer_forward",
+                        outgoing(fi["u"].obfuscate(compute=ctx.compute)),
+                        tag=f"{tag}p{hi}",
+                    )
             for j, hj in enumerate(hosts):
                 for hi in hosts[:j]:
-                    cross.append(encrypted(recv_checked(ctx, hj, "cross", f"{tag}p{hi}"), "cross term"))
+                    cross.append(encrypted(ctx, recv_checked(ctx, hj, "cross", f"{tag}p{hi}"), "cross term"))
             # [[d]] = 0.25 * (u_g + sum u_h) - 0.5 * y   (y in {-1, +1}): the Taylor residual.
             enc_d = enc_u * 0.25 + (0.25 * u_g - 0.5 * yb)
             for h in hosts:
-                ctx.send(h, "residual", enc_d.obfuscate(), tag=tag)
+                ctx.send(h, "residual", outgoing(enc_d.obfuscate(compute=ctx.compute)), tag=tag)
             # Batch loss: mean(log 2 - 0.5 y z + 0.125 z^2) + 0.5 alpha |w|^2 summed over parties.
             const = m * math.log(2.0) - 0.5 * float(yb @ u_g) + 0.125 * float(u_g @ u_g)
             enc_loss = enc_u.dot(0.25 * u_g - 0.5 * yb) + np.array([const])
@@ -88,10 +94,10 @@ def train(ctx: TaskContext) -> TaskResult:
             for c in cross:
                 enc_loss = enc_loss + c * 0.25
             enc_loss = enc_loss * (1.0 / m) + np.array([0.5 * alpha * float(w[:-1] @ w[:-1])])
-            ctx.send("arbiter", "loss", enc_loss.obfuscate(), tag=tag)
+            ctx.send("arbiter", "loss", outgoing(enc_loss.obfuscate()), tag=tag)
             r = mask(X.shape[1])
             enc_g = enc_d.rmatmul(xb, compute=ctx.compute) * (1.0 / m)
-            ctx.send("arbiter", "masked_gradient", (enc_g + r).obfuscate(), tag=tag)
+            ctx.send("arbiter", "masked_gradient", outgoing((enc_g + r).obfuscate()), tag=tag)
             g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
             g[:-1] += alpha * w[:-1]
             w = opt.step(w, g)
@@ -119,10 +125,11 @@ def train(ctx: TaskContext) -> TaskResult:
     )
 
 
-def _forward(value: Any, m: int, host: int) -> dict[str, Any]:
+def _forward(ctx: TaskContext, value: Any, m: int, host: int) -> dict[str, Any]:
     if not isinstance(value, dict) or set(value) != {"u", "loss"}:
         raise IntegrityError(f"host {host} sent a malformed forward message")
-    u, loss = encrypted(value["u"], f"host {host} forward"), encrypted(value["loss"], f"host {host} loss")
+    u = encrypted(ctx, value["u"], f"host {host} forward")
+    loss = encrypted(ctx, value["loss"], f"host {host} loss")
     if len(u) != m or len(loss) != 1:
         raise IntegrityError(f"host {host} sent {len(u)} encrypted scores for a batch of {m}")
     return {"u": u, "loss": loss}

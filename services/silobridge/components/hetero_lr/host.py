@@ -11,6 +11,7 @@ from silobridge.components.hetero_lr.common import (
     encrypted,
     mask,
     names_array,
+    outgoing,
     receive_public_key,
     vector,
 )
@@ -48,23 +49,23 @@ def train(ctx: TaskContext) -> TaskResult:
                 "guest",
                 "forward",
                 {
-                    "u": pk.encrypt_vector(u, compute=ctx.compute),
-                    "loss": pk.encrypt_vector(np.array([own_loss])),
+                    "u": outgoing(pk.encrypt_vector(u, compute=ctx.compute)),
+                    "loss": outgoing(pk.encrypt_vector(np.array([own_loss]))),
                 },
                 tag=tag,
             )
             # Cross terms of the Taylor loss with the hosts before us: [[u_peer]] . u_own.
             for peer in peers_before:
                 enc_peer = encrypted(
-                    recv_checked(ctx, "guest", "peer_forward", f"{tag}p{peer}"), "peer forward"
+                    ctx, recv_checked(ctx, "guest", "peer_forward", f"{tag}p{peer}"), "peer forward"
                 )
-                ctx.send("guest", "cross", enc_peer.dot(u).obfuscate(), tag=f"{tag}p{peer}")
-            enc_d = encrypted(recv_checked(ctx, "guest", "residual", tag), "encrypted residual")
+                ctx.send("guest", "cross", outgoing(enc_peer.dot(u).obfuscate()), tag=f"{tag}p{peer}")
+            enc_d = encrypted(ctx, recv_checked(ctx, "guest", "residual", tag), "encrypted residual")
             if len(enc_d) != m:
                 raise ComponentError(f"encrypted residual has {len(enc_d)} rows, the batch {m}")
             r = mask(X.shape[1])
             enc_g = enc_d.rmatmul(xb, compute=ctx.compute) * (1.0 / m)
-            ctx.send("arbiter", "masked_gradient", (enc_g + r).obfuscate(), tag=tag)
+            ctx.send("arbiter", "masked_gradient", outgoing((enc_g + r).obfuscate()), tag=tag)
             g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
             w = opt.step(w, g + alpha * w)
         stop = recv_checked(ctx, "arbiter", "stop", f"e{epoch}")

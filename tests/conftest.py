@@ -29,7 +29,7 @@ def reachable(url: str, default_port: int) -> bool:
         return False
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def amqp_url() -> str:
     if not reachable(AMQP_URL, 5672):
         pytest.skip(f"RabbitMQ not reachable at {AMQP_URL} (set SILOBRIDGE_TEST_AMQP_URL)")

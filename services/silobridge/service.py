@@ -61,6 +61,43 @@ def instrumented_bus(settings: CommonSettings, metrics: ServiceMetrics) -> Bus:
     return InstrumentedBus(create_bus(settings.bus_url, prefix=settings.prefix), metrics)
 
 
+class ServiceHost:
+    """One service with its HTTP face (/healthz, /readyz, /metrics): started and stopped together.
+
+    Used by ``run_service`` (a service in its own process) and by the single-process party
+    (four services around one in-process bus, which the party starts and closes itself).
+    """
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        s = service.settings
+        app = make_app(service.name, service.metrics.registry, service.ready, service.routes())
+        self.http = HttpServer(app, s.http_host, s.http_port)
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    def _up(self, value: int) -> None:
+        m = self.service.metrics
+        m.up.labels(m.service, m.party).set(value)
+
+    async def start(self) -> None:
+        await self.service.start()
+        await self.http.start()
+        self._up(1)
+        log.info("%s ready", self.service.name, extra={"event": "ready", "port": self.http.port})
+
+    async def stop(self) -> None:
+        """Stop taking work, drain, close; errors are logged so that every step runs."""
+        self._up(0)
+        for step in (self.service.stop, self.http.stop):
+            try:
+                await step()
+            except Exception:
+                log.exception("error while stopping %s", self.service.name)
+
+
 async def run_service(service: Service, *, stop_event: asyncio.Event | None = None) -> ExitCode:
     """Run until SIGTERM/SIGINT (or ``stop_event``), then shut down cleanly."""
     stop = stop_event or asyncio.Event()
@@ -70,35 +107,27 @@ async def run_service(service: Service, *, stop_event: asyncio.Event | None = No
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
-    s = service.settings
-    http = HttpServer(
-        make_app(service.name, service.metrics.registry, service.ready, service.routes()),
-        s.http_host,
-        s.http_port,
-    )
+    host = ServiceHost(service)
     try:
         await service.bus.start()
-        await service.start()
-        await http.start()
+        await host.start()
     except Exception:
         log.exception("%s failed to start", service.name)
-        await _quiet_stop(service, http)
+        await host.stop()
+        await _close_bus(service)
         return ExitCode.STARTUP_FAILED
-    service.metrics.up.labels(service.metrics.service, service.metrics.party).set(1)
-    log.info("%s ready", service.name, extra={"event": "ready", "port": http.port})
     await stop.wait()
     log.info("%s stopping", service.name, extra={"event": "stopping"})
-    service.metrics.up.labels(service.metrics.service, service.metrics.party).set(0)
-    await _quiet_stop(service, http)
+    await host.stop()
+    await _close_bus(service)
     return ExitCode.OK
 
 
-async def _quiet_stop(service: Service, http: HttpServer) -> None:
-    for step in (service.stop, http.stop, service.bus.close):
-        try:
-            await step()
-        except Exception:
-            log.exception("error while stopping %s", service.name)
+async def _close_bus(service: Service) -> None:
+    try:
+        await service.bus.close()
+    except Exception:
+        log.exception("error while closing the bus of %s", service.name)
 
 
 def main_entry(build: Callable[[], Service]) -> int:

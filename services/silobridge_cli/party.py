@@ -17,10 +17,9 @@ from typing import Any
 
 from silobridge.bus.memory import MemoryBus
 from silobridge.config import CommonSettings, load_settings
-from silobridge.observability.http import HttpServer, make_app
 from silobridge.observability.logs import configure_logging
 from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
-from silobridge.service import ExitCode, Service
+from silobridge.service import ExitCode, Service, ServiceHost
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +39,13 @@ class PartyConfig:
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@dataclass
-class RunningService:
-    service: Service
-    http: HttpServer
-
-    @property
-    def url(self) -> str:
-        return self.http.url
-
-
 class SingleProcessParty:
     """Build, start and stop one party's four services around one bus."""
 
     def __init__(self, config: PartyConfig) -> None:
         self.config = config
         self.bus = MemoryBus(f"memory://party-{config.party_id}")
-        self.services: dict[str, RunningService] = {}
+        self.services: dict[str, ServiceHost] = {}
 
     def _settings(self, cls: type[CommonSettings], name: str, **fields: Any) -> Any:
         c = self.config
@@ -112,16 +101,8 @@ class SingleProcessParty:
     async def start(self) -> None:
         await self.bus.start()
         for name, service in self._build():
-            s = service.settings
-            await service.start()
-            http = HttpServer(
-                make_app(service.name, service.metrics.registry, service.ready, service.routes()),
-                s.http_host,
-                s.http_port,
-            )
-            await http.start()
-            service.metrics.up.labels(service.metrics.service, service.metrics.party).set(1)
-            self.services[name] = RunningService(service, http)
+            self.services[name] = host = ServiceHost(service)  # stopped by stop() even if start fails
+            await host.start()
         log.info("party %s ready: flow at %s", self.config.party_id, self.flow_url)
 
     @property
@@ -130,12 +111,7 @@ class SingleProcessParty:
 
     async def stop(self) -> None:
         for name in reversed(list(self.services)):
-            running = self.services[name]
-            try:
-                await running.service.stop()
-            except Exception:
-                log.exception("error stopping %s", name)
-            await running.http.stop()
+            await self.services[name].stop()
         self.services.clear()
         await self.bus.close()
 

@@ -21,6 +21,23 @@ from silobridge_cli.party import PartyConfig, SingleProcessParty
 ROLES = {"guest": 9999, "host": 10000, "arbiter": 10001}
 
 
+_LOOP: asyncio.AbstractEventLoop | None = None
+
+
+def shared_loop() -> asyncio.AbstractEventLoop:
+    """One event loop thread for every in-process party of the test session.
+
+    gRPC's asyncio stack binds its poller to each event loop it meets; creating and closing a
+    loop per test module (while other tests run grpc.aio on their own loops) has crashed the
+    interpreter, so the parties all live on this one loop until the process exits.
+    """
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = asyncio.new_event_loop()
+        threading.Thread(target=_LOOP.run_forever, daemon=True, name="parties-loop").start()
+    return _LOOP
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -46,9 +63,7 @@ class InProcessParties:
     wire: list[Tapped] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="parties")
-        self.thread.start()
+        self.loop = shared_loop()
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -100,6 +115,3 @@ class InProcessParties:
     def stop(self) -> None:
         for party in self.parties.values():
             self.run(party.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()

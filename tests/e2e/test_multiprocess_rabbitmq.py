@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from brokers import amqp_or_skip
 from jobs import submit_and_wait, task_summary, vertical_job
 from parties import ROLES, InProcessParties, free_port
 
@@ -45,8 +44,7 @@ def _cluster_doc(pid: int, amqp_url: str, prefix: str, ports: dict[int, int], ce
 
 
 @pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, LocalCluster]]:
-    amqp_url = amqp_or_skip()
+def clusters(tmp_path_factory: pytest.TempPathFactory, amqp_url: str) -> Iterator[dict[int, LocalCluster]]:
     root = Path(tmp_path_factory.mktemp("multiprocess"))
     certs = root / "certs"
     pki.ensure_pki(certs, list(ROLES.values()))
@@ -60,12 +58,13 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Loc
         yield started
     finally:
         codes = {pid: c.stop(grace_s=20) for pid, c in started.items()}
-        _purge_rabbitmq(amqp_url, [f"mp{run}p{pid}" for pid in ROLES.values()])
+        _purge_rabbitmq([f"mp{run}p{pid}" for pid in ROLES.values()])
     for pid, by_name in codes.items():
         assert all(code == 0 for code in by_name.values()), f"party {pid} did not exit cleanly: {by_name}"
 
 
-def _purge_rabbitmq(amqp_url: str, prefixes: list[str]) -> None:
+def _purge_rabbitmq(prefixes: list[str]) -> None:
+    """Drop the queues the party processes declared (rabbitmqctl, when this host has it)."""
     import subprocess
 
     try:

@@ -4,7 +4,6 @@ through their routers over mutual TLS on loopback; every envelope leaving a part
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import yaml
 from silobridge import pki, topics
 from silobridge.bus.base import Message
 from silobridge.federation.v1 import envelope_pb2
+from silobridge_cli.demo import free_port
 from silobridge_cli.party import PartyConfig, SingleProcessParty
 
 ROLES = {"guest": 9999, "host": 10000, "arbiter": 10001}
@@ -36,12 +36,6 @@ def shared_loop() -> asyncio.AbstractEventLoop:
         _LOOP = asyncio.new_event_loop()
         threading.Thread(target=_LOOP.run_forever, daemon=True, name="parties-loop").start()
     return _LOOP
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

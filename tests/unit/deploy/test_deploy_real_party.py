@@ -14,6 +14,7 @@ import yaml
 from deploy_helpers import minimal
 
 from silobridge import pki
+from silobridge_cli.demo import free_port
 from silobridge_cli.deploy.launcher import launch
 from silobridge_cli.deploy.local import local_plan
 from silobridge_cli.deploy.spec import load_cluster
@@ -21,12 +22,6 @@ from silobridge_cli.deploy.spec import load_cluster
 AMQP_URL = os.environ.get("SILOBRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.rabbitmq, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -25,11 +25,19 @@ demo: $(STAMP)
 demo-synthetic: $(STAMP)
 	$(PY) -m silobridge_cli.main demo --config synthetic
 
-# End-to-end tests run in their own interpreter: their parties keep a long-lived event loop
-# with gRPC servers, which must not share a process with the other layers' event loops.
+# The suites that run grpc.aio servers in-process (router integration, e2e parties) each get
+# their own interpreter. Known issue: grpc.aio has crashed the interpreter (SIGSEGV) in about
+# 1 run in 10 of the router integration suite while tests tear gRPC servers and channels down.
+# A suite whose interpreter dies by a signal (exit >= 128) runs once more and says so; an
+# ordinary test failure (exit 1) is never retried.
+SUITE = $(PY) -m pytest $(1) || { rc=$$?; if [ $$rc -ge 128 ]; then \
+	echo "pytest $(1): interpreter killed by signal $$((rc - 128)) (known grpc.aio crash); running once more"; \
+	$(PY) -m pytest $(1); else exit $$rc; fi; }
+
 test: $(STAMP)
-	$(PY) -m pytest tests --ignore=tests/e2e
-	$(PY) -m pytest tests/e2e
+	$(call SUITE,tests --ignore=tests/e2e --ignore=tests/integration/router)
+	$(call SUITE,tests/integration/router)
+	$(call SUITE,tests/e2e)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -8,7 +8,6 @@ never an unanswered request. Lost nodes and expired sessions are announced on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -25,7 +24,7 @@ from silobridge.bus.rpc import serve
 from silobridge.cluster.v1 import cluster_pb2 as pb
 from silobridge.errors import IntegrityError, InvalidInput, NotFound, RetryableError, SilobridgeError
 from silobridge.observability.metrics import ServiceMetrics
-from silobridge.service import Service
+from silobridge.service import Service, stop_background
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +73,8 @@ class ClusterManagerService(Service):
         if self._sub is not None:
             await self._sub.cancel()
             self._sub = None
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
+        await stop_background(self._watch)
+        self._watch = None
         self.store.close()
 
     async def _watch_loop(self) -> None:

@@ -9,7 +9,6 @@ Bus interactions: consumes ``flow.control`` (group ``flow-control``), ``flow.eve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -31,7 +30,7 @@ from silobridge.cluster.v1 import cluster_pb2
 from silobridge.errors import IntegrityError
 from silobridge.node.v1 import node_pb2
 from silobridge.observability.metrics import ServiceMetrics
-from silobridge.service import Service
+from silobridge.service import Service, stop_background, stop_consuming
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +112,9 @@ class FlowService(Service):
 
     async def stop(self) -> None:
         self._ready = False
-        for sub in self._subs:
-            await sub.cancel()
-        self._subs.clear()
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
+        await stop_consuming(self._subs)
+        await stop_background(self._watchdog)
+        self._watchdog = None
         if self._coordinator is not None:
             await self._coordinator.close()
         await self.cluster.close()

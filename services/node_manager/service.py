@@ -17,7 +17,6 @@ Bus contract (see docs/compute-plane.md):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -48,7 +47,7 @@ from silobridge.errors import (
 )
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.observability.metrics import ServiceMetrics
-from silobridge.service import Service
+from silobridge.service import Service, stop_background, stop_consuming
 from silobridge.table import Table
 
 log = logging.getLogger(__name__)
@@ -118,14 +117,9 @@ class NodeManagerService(Service):
     async def stop(self) -> None:
         """Stop taking commands, end running tasks (FAILED: they can be retried), close."""
         self._ready = False
-        for sub in self._subs:
-            await sub.cancel()
-        self._subs.clear()
-        if self._membership is not None:
-            self._membership.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._membership
-            self._membership = None
+        await stop_consuming(self._subs)
+        await stop_background(self._membership)
+        self._membership = None
         for run in self.tasks.values():
             run.stop(
                 pb.TASK_STATE_FAILED,

@@ -11,7 +11,6 @@ verified envelope is published at a topic derived from its channel, once per mes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -39,7 +38,7 @@ from silobridge.errors import (
 from silobridge.federation.v1 import envelope_pb2 as env_pb
 from silobridge.observability.metrics import ServiceMetrics
 from silobridge.router.v1 import router_pb2
-from silobridge.service import Service
+from silobridge.service import Service, stop_background, stop_consuming
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("silobridge.audit")
@@ -133,14 +132,9 @@ class RouterService(Service):
 
     async def stop(self) -> None:
         self._ready = False
-        subs, self._subs = self._subs, []
-        for sub in subs:
-            await sub.cancel()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await stop_consuming(self._subs)
+        await stop_background(self._sweeper)
+        self._sweeper = None
         if self._server is not None:
             await self._server.stop()
             self._server = None

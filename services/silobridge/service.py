@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import enum
 import logging
 import signal
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from starlette.routing import BaseRoute
 
-from silobridge.bus.base import Bus
+from silobridge.bus.base import Bus, Subscription
 from silobridge.bus.factory import create_bus
 from silobridge.config import CommonSettings, SettingsError
 from silobridge.observability.http import HttpServer, make_app
@@ -55,6 +56,23 @@ class Service(abc.ABC):
     def routes(self) -> Sequence[BaseRoute]:
         """Extra HTTP routes beside /healthz, /readyz, /metrics."""
         return ()
+
+
+async def stop_consuming(subs: list[Subscription]) -> None:
+    """First step of every ``stop``: take no more messages (unacked ones go back to the bus)."""
+    taken = list(subs)
+    subs.clear()
+    for sub in taken:
+        await sub.cancel()
+
+
+async def stop_background(task: asyncio.Task[None] | None) -> None:
+    """Cancel a service's background loop (watchdog, heartbeats, sweeper) and wait for it."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def instrumented_bus(settings: CommonSettings, metrics: ServiceMetrics) -> Bus:

@@ -166,6 +166,12 @@ def check_size(body: bytes, limit: int = MAX_MESSAGE_BYTES) -> None:
         raise PayloadTooLarge(f"message of {len(body)} bytes exceeds the bus limit of {limit} bytes")
 
 
+def check_max_deliveries(max_deliveries: int) -> int:
+    if max_deliveries < 1:
+        raise InvalidInput(f"max_deliveries must be at least 1, not {max_deliveries}")
+    return max_deliveries
+
+
 def topic_matches(pattern: str, topic: str) -> bool:
     """AMQP topic matching: ``*`` is one word, ``#`` zero or more words."""
     return _match(pattern.split("."), topic.split("."))

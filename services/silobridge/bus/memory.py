@@ -18,6 +18,7 @@ from silobridge.bus.base import (
     Message,
     Subscription,
     check_group,
+    check_max_deliveries,
     check_message_id,
     check_pattern,
     check_size,
@@ -109,6 +110,7 @@ class MemoryBus(Bus):
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         prefetch: int = 16,
     ) -> Subscription:
+        check_max_deliveries(max_deliveries)
         await self.declare_group(pattern, group, durable=durable)
         g = self._groups[group]
         g.consumers += 1

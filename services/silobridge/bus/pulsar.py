@@ -58,6 +58,7 @@ from silobridge.bus.base import (
     Message,
     Subscription,
     check_group,
+    check_max_deliveries,
     check_message_id,
     check_pattern,
     check_size,
@@ -376,8 +377,7 @@ class PulsarBus(Bus):
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         prefetch: int = 16,
     ) -> Subscription:
-        if max_deliveries < 1:
-            raise InvalidInput(f"max_deliveries must be at least 1, not {max_deliveries}")
+        check_max_deliveries(max_deliveries)
         check_pattern(pattern)
         check_group(group)
         if self._remember_group(pattern, group, durable) and durable:

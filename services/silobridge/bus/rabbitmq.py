@@ -52,6 +52,7 @@ from silobridge.bus.base import (
     Message,
     Subscription,
     check_group,
+    check_max_deliveries,
     check_message_id,
     check_pattern,
     check_size,
@@ -371,8 +372,7 @@ class RabbitMQBus(Bus):
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         prefetch: int = 16,
     ) -> Subscription:
-        if max_deliveries < 1:
-            raise InvalidInput(f"max_deliveries must be at least 1, not {max_deliveries}")
+        check_max_deliveries(max_deliveries)
         await self.declare_group(pattern, group, durable=durable)
         conn = await self._connection()
         channel = await conn.channel(publisher_confirms=False)

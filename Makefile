@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic test test-fast lint proto proto-check bench clean
+.PHONY: help install demo demo-synthetic test test-fast lint proto proto-check bench clean services services-stop services-status
 
 help:
-	@echo "make demo | test | lint | proto | proto-check | bench | clean"
+	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,17 @@ test: $(STAMP)
 	$(call SUITE,tests --ignore=tests/e2e --ignore=tests/integration/router)
 	$(call SUITE,tests/integration/router)
 	$(call SUITE,tests/e2e)
+
+# RabbitMQ, PostgreSQL and a real Pulsar standalone broker for the tests (deploy/dev/services.sh):
+# installed from Debian's packages / Maven Central when missing, started when not running.
+services:
+	deploy/dev/services.sh start
+
+services-stop:
+	deploy/dev/services.sh stop
+
+services-status:
+	deploy/dev/services.sh status
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests/unit

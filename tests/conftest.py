@@ -1,32 +1,38 @@
-"""Fixtures shared by every test layer: free ports, broker/DB URLs from settings with local defaults."""
+"""Fixtures shared by every test layer; brokers gate the tests that carry their marker (brokers.py)."""
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterator
 
 import pytest
-
-AMQP_URL = os.environ.get("SILOBRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-POSTGRES_URL = os.environ.get("SILOBRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from brokers import AMQP_URL, BROKERS, first_reason, required
 
 
-def reachable(url: str, default_port: int) -> bool:
-    from urllib.parse import urlparse
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    need = required()
+    lines = []
+    for name, broker in BROKERS.items():
+        why = first_reason(name)
+        state = "up" if why is None else "DOWN"
+        lines.append(f"{name}: {state} at {broker.url}{' (required)' if name in need else ''}")
+    return lines
 
-    u = urlparse(url)
-    try:
-        with socket.create_connection((u.hostname or "127.0.0.1", u.port or default_port), timeout=1.0):
-            return True
-    except OSError:
-        return False
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    need = required()
+    for name in BROKERS:
+        if item.get_closest_marker(name) is None:
+            continue
+        why = first_reason(name)
+        if why is None:
+            continue
+        if name in need:
+            pytest.fail(f"{name} is required (SILOBRIDGE_REQUIRE_BROKERS) but {why}", pytrace=False)
+        pytest.skip(f"{name} unreachable: {why}")
 
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
-    if not reachable(AMQP_URL, 5672):
-        pytest.skip(f"RabbitMQ not reachable at {AMQP_URL} (set SILOBRIDGE_TEST_AMQP_URL)")
     return AMQP_URL
 
 

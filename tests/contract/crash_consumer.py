@@ -16,7 +16,7 @@ from pathlib import Path
 
 from silobridge.bus.base import Message
 from silobridge.bus.dedup import Deduplicator
-from silobridge.bus.rabbitmq import RabbitMQBus
+from silobridge.bus.factory import create_bus
 
 
 def report(state: Path, **event: object) -> None:
@@ -53,7 +53,7 @@ async def run(args: argparse.Namespace) -> None:
             await hang.wait()
         handled.set()
 
-    bus = RabbitMQBus(args.url, prefix=args.prefix)
+    bus = create_bus(args.url, prefix=args.prefix)
     await bus.start()
     await bus.subscribe(args.pattern, handle, group=args.group, prefetch=1)
     report(state, event="ready")

@@ -8,18 +8,17 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+from brokers import AMQP_URL
 from bus_contract import BusContract, Inbox
-from contract_brokers import AMQP_URL, unique_prefix, unreachable_reason
+from contract_brokers import unique_prefix
 
 from silobridge.bus.base import Bus
 from silobridge.bus.factory import create_bus
 from silobridge.bus.rabbitmq import RabbitMQBus
 from silobridge.errors import BusUnavailable, Conflict
 
-_why = unreachable_reason(AMQP_URL, 5672)
 pytestmark = [
     pytest.mark.rabbitmq,
-    pytest.mark.skipif(_why is not None, reason=f"RabbitMQ unreachable: {_why}"),
 ]
 
 

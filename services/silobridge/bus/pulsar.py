@@ -1,12 +1,26 @@
 """Apache Pulsar backend on pulsar-client: the bus contract of :mod:`silobridge.bus.base`.
 
-Mapping, for ``prefix="p"`` in ``<tenant>/<namespace>`` (default ``public/default``)::
+URL: ``pulsar://host:6650`` or ``pulsar://host:6650/<tenant>/<namespace>`` (default
+``public/default``); one tenant/namespace per party keeps parties that share a broker apart.
 
-    topic  fed.a.b        ->  persistent://public/default/p.fed.a.b   (one Pulsar topic per topic)
-    group  g, pattern P   ->  Shared subscription "g" through a regex consumer over the topics
-                              matching P (:func:`~silobridge.bus.base.pattern_to_regex`)
-    dead letters of g     ->  persistent://public/default/p=dlq.g     ("=" never occurs in a
-                              topic, so no group pattern ever matches a dead-letter topic)
+Streams. A bus topic is stored on the Pulsar topic of its *stream*: its first word, or its first
+``STREAM_DEPTHS[first word]`` words (federation topics ``fed.<job>.<task>.<attempt>.<name>.<tag>``
+get one stream per session, RPC reply topics one per client, node commands one per node)::
+
+    topic  fed.j1.psi_0.0.x.1  ->  persistent://<tenant>/<ns>/p.fed.j1.psi_0.0
+    topic  cluster.rpc         ->  persistent://<tenant>/<ns>/p.cluster
+    group  g, pattern P        ->  Shared subscription "g" on the one stream P selects; the
+                                   consumer acknowledges at once what P does not match
+    dead letters of g          ->  persistent://<tenant>/<ns>/p=dlq.g   ("=" never occurs in a
+                                   topic, so no stream is ever a dead-letter topic)
+
+Why not one Pulsar topic per bus topic with a regex consumer: a subscription exists only on
+topics its consumer has discovered, so messages on a topic created after ``declare_group`` were
+not kept for the group, and pulsar-client (3.x) ignores ``pattern_auto_discovery_period`` and
+discovers new topics once a minute. A stream's subscription is created by ``declare_group``
+itself, on the broker, as a RabbitMQ binding is; it keeps every later message of the stream, and
+one stream orders all of a group's topics. A pattern must therefore spell out its stream (the
+first word, or the first ``STREAM_DEPTHS`` words, literally); others are refused.
 
 Delivery: acknowledge after the handler returned; ``settle`` decides: requeue is a negative ack
 (redelivered after ``retry_delay_ms``, ``redelivery_count`` + 1), dead-letter is "publish to the
@@ -17,36 +31,45 @@ The pulsar-client API is blocking/callback based: publishes use ``send_async`` w
 resolves an asyncio future via ``call_soon_threadsafe``; each subscription has one pump thread
 that ``receive``s with a short timeout and hands messages to the event loop through a queue of
 ``prefetch`` places (so a slow handler stops the pump); other blocking calls go through
-``asyncio.to_thread``.
+``asyncio.to_thread``. The client reconnects by itself after a broker restart; a publish waits
+for it up to ``publish_timeout``.
 
-What the broker must be configured for (it is namespace/broker policy, not client code):
+What the broker must be configured for (namespace/broker policy, not client code; the dev broker
+of ``make services`` sets all of it, see ``deploy/dev/pulsar/standalone.conf``):
 
-* deduplication: ``pulsar-admin namespaces set-deduplication public/default --enable`` so that
-  the client's automatic resends after a reconnect (same producer, same sequence id) are stored
-  once. Producer names are left to the broker (unique per producer), so duplicates across a
-  process restart are caught by the consumers' :class:`~silobridge.bus.dedup.Deduplicator`.
-* retention: regex consumers discover new topics every ``discovery_period_s`` seconds and start
-  reading them from the earliest retained message, so keep messages for a while without a
-  subscription: ``pulsar-admin namespaces set-retention public/default --time 1h --size 10G``.
-  Consequence: a brand-new group also reads what is still retained on existing topics (handlers
-  are idempotent on message id, as everywhere).
-* size: ``maxMessageSize`` in broker.conf at least ``MAX_MESSAGE_BYTES`` (64 MiB) plus a little;
-  the default 5 MiB refuses large federation values. Chunking stays off: the router chunks.
+* deduplication (``brokerDeduplicationEnabled=true``, or per namespace
+  ``pulsar-admin namespaces set-deduplication <tenant>/<ns> --enable``), so that the client's
+  automatic resends after a reconnect (same producer, same sequence id) are stored once.
+  Duplicates across a process restart are caught by the consumers'
+  :class:`~silobridge.bus.dedup.Deduplicator`.
+* size: ``maxMessageSize`` at least ``MAX_MESSAGE_BYTES`` (64 MiB) plus room for properties, and
+  the bookies' ``nettyMaxFrameSizeBytes`` above it; the default 5 MiB refuses large federation
+  values. Chunking stays off: the router chunks.
+* the tenant/namespace exist (:func:`silobridge.bus.pulsar_admin.ensure_namespace`).
 
-Known limits: ordering holds per topic, not across the topics of one pattern; group existence
-(``NotFound`` from ``dead_letters``) is known only for groups this process declared.
+Known limits:
+
+* ``delivery_count``: the broker keeps redelivery counts in memory per subscription and drops
+  them when the group's last consumer leaves or the broker restarts; this process adds what it
+  handed out itself (a cancelled subscription's messages count). A delivery lost to a *crashed*
+  consumer is redelivered (and handled once, through the Deduplicator) but counted only if
+  another consumer of the group stayed connected. So a message that kills its consumer every
+  time is not stopped by ``POISON_DELIVERY_LIMIT`` unless the group has several consumers.
+* group existence (``NotFound`` from ``dead_letters``) is known only for groups this process
+  declared.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulsar
 
@@ -63,21 +86,26 @@ from silobridge.bus.base import (
     check_pattern,
     check_size,
     check_topic,
+    check_word,
     new_message_id,
-    pattern_to_regex,
     run_handler,
+    topic_matches,
 )
 from silobridge.errors import BusUnavailable, Conflict, Disposition, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
 POISON_DELIVERY_LIMIT = 20
+# How many leading words name a stream, by first word (default 1): see the module docstring.
+STREAM_DEPTHS: Mapping[str, int] = {"fed": 4, "reply": 3, "node": 2}
 MESSAGE_ID_PROPERTY = "sb-message-id"
 TOPIC_PROPERTY = "sb-topic"
 _RESERVED = frozenset({MESSAGE_ID_PROPERTY, TOPIC_PROPERTY})
 # Properties the client adds when it dead-letters by itself (ConsumerDeadLetterPolicy).
 _CLIENT_PROPERTIES = frozenset({"REAL_TOPIC", "ORIGIN_MESSAGE_ID"})
 _RECEIVE_POLL_MS = 200
+# Deliveries this process handed out and has not settled, by (group, message id): see _count.
+_MAX_TRACKED_DELIVERIES = 100_000
 _DLQ_SUBSCRIPTION = "silobridge-dead-letters"
 
 
@@ -85,12 +113,48 @@ def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, pulsar.Timeout)
 
 
+def stream_of_topic(topic: str) -> str:
+    words = check_topic(topic).split(".")
+    return ".".join(words[: STREAM_DEPTHS.get(words[0], 1)])
+
+
+def stream_of_pattern(pattern: str) -> str:
+    """The one stream whose topics ``pattern`` can match; refused if it could match several."""
+    words = check_pattern(pattern).split(".")
+    depth = STREAM_DEPTHS.get(words[0], 1)
+    head = words[:depth]
+    if any(w in ("*", "#") for w in head):
+        raise InvalidInput(
+            f"topic pattern {pattern!r} spans several Pulsar streams: on the Pulsar bus its first "
+            f"{depth} word(s) must be literal"
+        )
+    return ".".join(head)
+
+
+def parse_pulsar_url(url: str) -> tuple[str, str, str]:
+    """``pulsar://h:p[/<tenant>/<namespace>]`` -> (service URL, tenant, namespace)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("pulsar", "pulsar+ssl") or not parts.netloc:
+        raise InvalidInput("a Pulsar bus URL looks like pulsar://host:6650[/<tenant>/<namespace>]")
+    path = [p for p in parts.path.split("/") if p]
+    if len(path) not in (0, 2) or parts.query or parts.fragment:
+        raise InvalidInput(
+            f"unexpected path or query in the Pulsar bus URL {parts.scheme}://{parts.hostname}...: "
+            "give /<tenant>/<namespace> or nothing"
+        )
+    tenant, namespace = path if path else ("public", "default")
+    check_word(tenant, "Pulsar tenant")
+    check_word(namespace, "Pulsar namespace")
+    return f"{parts.scheme}://{parts.netloc}", tenant, namespace
+
+
 class _PulsarSubscription(Subscription):
-    """A regex consumer on a Shared subscription; a pump thread feeds the event loop."""
+    """A consumer of one stream on a Shared subscription; a pump thread feeds the event loop."""
 
     def __init__(
         self,
         bus: PulsarBus,
+        pattern: str,
         group: str,
         durable: bool,
         handler: Handler,
@@ -98,7 +162,7 @@ class _PulsarSubscription(Subscription):
         consumer: Any,
         prefetch: int,
     ) -> None:
-        self.group, self._durable = group, durable
+        self.pattern, self.group, self._durable = pattern, group, durable
         self._bus, self._handler, self._max = bus, handler, max_deliveries
         self._consumer = consumer
         self._loop = asyncio.get_running_loop()
@@ -137,7 +201,7 @@ class _PulsarSubscription(Subscription):
     async def _run(self) -> None:
         while True:
             msg = await self._buffer.get()
-            await self._bus._process(self._consumer, msg, self._handler, self._max, self.group)
+            await self._bus._process(self._consumer, msg, self.pattern, self._handler, self._max, self.group)
 
     async def cancel(self) -> None:
         if self._cancelled:
@@ -150,10 +214,12 @@ class _PulsarSubscription(Subscription):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         await asyncio.to_thread(self._pump.join, 5.0)
-        # Closing hands unacknowledged messages back to the subscription; a non-durable
-        # group ends with its consumer.
+        # Hand unacknowledged messages back through a redelivery request rather than by closing
+        # alone: the broker counts a redelivery then, and replays without counting on a close.
+        # A non-durable group ends with its consumer.
         with contextlib.suppress(Exception):
             if self._durable:
+                await asyncio.to_thread(self._consumer.redeliver_unacknowledged_messages)
                 await asyncio.to_thread(self._consumer.close)
             else:
                 await asyncio.to_thread(self._consumer.unsubscribe)
@@ -161,28 +227,26 @@ class _PulsarSubscription(Subscription):
 
 
 class PulsarBus(Bus):
-    """``pulsar://host:6650`` (or ``pulsar+ssl://``); ``prefix`` namespaces the topics."""
+    """``pulsar://host:6650[/<tenant>/<namespace>]`` (or ``pulsar+ssl://``); ``prefix`` namespaces
+    the topics inside the namespace."""
 
     def __init__(
         self,
         url: str,
         *,
         prefix: str = "silobridge",
-        tenant: str = "public",
-        namespace: str = "default",
         publish_timeout: float = 30.0,
         retry_delay_ms: int = 200,
-        discovery_period_s: int = 1,
         max_producers: int = 256,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         check_group(prefix)
         self.url = url
+        self._service_url, self.tenant, self.namespace = parse_pulsar_url(url)
         self.prefix = prefix
-        self._base = f"persistent://{tenant}/{namespace}/"
+        self._base = f"persistent://{self.tenant}/{self.namespace}/"
         self._publish_timeout = publish_timeout
         self._retry_delay_ms = retry_delay_ms
-        self._discovery_period_s = discovery_period_s
         self._max_producers = max_producers
         self._max_message_bytes = max_message_bytes
         self._client: Any = None
@@ -190,12 +254,21 @@ class PulsarBus(Bus):
         self._producer_lock = asyncio.Lock()
         self._subs: set[_PulsarSubscription] = set()
         self._groups: dict[str, tuple[str, bool]] = {}
+        self._deliveries: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         if self._client is None:
-            # Construction does not connect: the first producer/consumer does.
-            self._client = pulsar.Client(self.url, operation_timeout_seconds=int(self._publish_timeout))
+            # Construction does not connect: the first producer/consumer does. The client's own
+            # log lines go through logging (its INFO is one line per connection and consumer).
+            client_log = logging.getLogger("silobridge.bus.pulsar.client")
+            if client_log.level == logging.NOTSET:
+                client_log.setLevel(logging.WARNING)
+            self._client = pulsar.Client(
+                self._service_url,
+                operation_timeout_seconds=int(self._publish_timeout),
+                logger=client_log,
+            )
 
     async def close(self) -> None:
         for sub in list(self._subs):
@@ -215,19 +288,11 @@ class PulsarBus(Bus):
         return self._client
 
     # ----- naming ----------------------------------------------------------------------------
-    def _topic(self, topic: str) -> str:
-        return f"{self._base}{self.prefix}.{topic}"
+    def _stream_topic(self, stream: str) -> str:
+        return f"{self._base}{self.prefix}.{stream}"
 
     def _dlq_topic(self, group: str) -> str:
         return f"{self._base}{self.prefix}=dlq.{group}"
-
-    def _regex(self, pattern: str) -> re.Pattern[str]:
-        return re.compile(re.escape(f"{self._base}{self.prefix}.") + pattern_to_regex(pattern) + "$")
-
-    def _own_topic(self, pulsar_topic: str) -> str:
-        # Regex consumers may report partitioned names; strip our namespace and prefix.
-        name = pulsar_topic.rsplit("/", 1)[-1]
-        return name[len(self.prefix) + 1 :] if name.startswith(self.prefix + ".") else name
 
     # ----- producing -------------------------------------------------------------------------
     async def _producer(self, topic: str) -> Any:
@@ -289,7 +354,7 @@ class PulsarBus(Bus):
         message_id: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> str:
-        check_topic(topic)
+        stream = stream_of_topic(topic)
         check_size(body, self._max_message_bytes)
         mid = check_message_id(message_id) if message_id else new_message_id()
         properties = {str(k): str(v) for k, v in (headers or {}).items()}
@@ -298,7 +363,7 @@ class PulsarBus(Bus):
             raise InvalidInput(f"headers {sorted(reserved)} are reserved by the Pulsar bus")
         properties[MESSAGE_ID_PROPERTY] = mid
         properties[TOPIC_PROPERTY] = topic
-        await self._send(self._topic(topic), bytes(body), properties)
+        await self._send(self._stream_topic(stream), bytes(body), properties)
         return mid
 
     # ----- groups ----------------------------------------------------------------------------
@@ -307,8 +372,9 @@ class PulsarBus(Bus):
             "consumer_type": pulsar.ConsumerType.Shared,
             "receiver_queue_size": max(1, prefetch),
             "negative_ack_redelivery_delay_ms": self._retry_delay_ms,
-            "pattern_auto_discovery_period": self._discovery_period_s,
-            "initial_position": pulsar.InitialPosition.Earliest,
+            # A new subscription starts at the end: a group keeps what comes after its
+            # declaration, as a RabbitMQ queue does from its binding on.
+            "initial_position": pulsar.InitialPosition.Latest,
             "dead_letter_policy": pulsar.ConsumerDeadLetterPolicy(
                 max_redeliver_count=max(POISON_DELIVERY_LIMIT, max_deliveries),
                 dead_letter_topic=self._dlq_topic(group),
@@ -321,7 +387,7 @@ class PulsarBus(Bus):
         try:
             return await asyncio.to_thread(
                 client.subscribe,
-                self._regex(pattern),
+                self._stream_topic(stream_of_pattern(pattern)),
                 group,
                 **self._consumer_options(group, max_deliveries, prefetch),
             )
@@ -347,6 +413,7 @@ class PulsarBus(Bus):
             await asyncio.to_thread(consumer.close)
 
     def _remember_group(self, pattern: str, group: str, durable: bool) -> bool:
+        stream_of_pattern(pattern)  # refuse a pattern over several streams before anything
         known = self._groups.get(group)
         if known is not None and known[0] != pattern:
             raise Conflict(f"group {group!r} is already bound to {known[0]!r}, not {pattern!r}")
@@ -362,7 +429,7 @@ class PulsarBus(Bus):
         if not self._remember_group(pattern, group, durable) or not durable:
             return
         await self._declare_dead_letter_topic(group)
-        # Creating the subscription makes the broker keep messages for it from now on.
+        # Creating the subscription makes the broker keep the stream's messages for it from now on.
         consumer = await self._subscribe_raw(pattern, group, DEFAULT_MAX_DELIVERIES, 1)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(consumer.close)
@@ -383,7 +450,7 @@ class PulsarBus(Bus):
         if self._remember_group(pattern, group, durable) and durable:
             await self._declare_dead_letter_topic(group)
         consumer = await self._subscribe_raw(pattern, group, max_deliveries, prefetch)
-        sub = _PulsarSubscription(self, group, durable, handler, max_deliveries, consumer, prefetch)
+        sub = _PulsarSubscription(self, pattern, group, durable, handler, max_deliveries, consumer, prefetch)
         sub.start()
         self._subs.add(sub)
         return sub
@@ -393,10 +460,15 @@ class PulsarBus(Bus):
         for sub in [s for s in self._subs if s.group == group]:
             await sub.cancel()
         known = self._groups.pop(group, None)
+        if known is None:
+            return  # never declared here: nothing this process can name
         client = await self._get_client()
-        pattern = known[0] if known else "#"
-        # Unsubscribing removes the subscription (and its backlog) from every matching topic.
-        for topic, name in ((self._regex(pattern), group), (self._dlq_topic(group), _DLQ_SUBSCRIPTION)):
+        # Unsubscribing removes the subscription and its backlog; the broker deletes a topic
+        # left without subscriptions (brokerDeleteInactiveTopicsEnabled).
+        targets = [(self._stream_topic(stream_of_pattern(known[0])), group)]
+        if known[1]:
+            targets.append((self._dlq_topic(group), _DLQ_SUBSCRIPTION))
+        for topic, name in targets:
             try:
                 consumer = await asyncio.to_thread(
                     client.subscribe, topic, name, consumer_type=pulsar.ConsumerType.Shared
@@ -440,7 +512,7 @@ class PulsarBus(Bus):
     def _to_message(self, msg: Any) -> Message:
         props = dict(msg.properties() or {})
         mid = props.get(MESSAGE_ID_PROPERTY) or new_message_id()
-        topic = props.get(TOPIC_PROPERTY) or self._own_topic(props.get("REAL_TOPIC") or msg.topic_name())
+        topic = props.get(TOPIC_PROPERTY) or ""
         redeliveries = int(msg.redelivery_count())
         headers = {k: v for k, v in props.items() if k not in _RESERVED and k not in _CLIENT_PROPERTIES}
         return Message(
@@ -453,11 +525,31 @@ class PulsarBus(Bus):
         )
 
     async def _process(
-        self, consumer: Any, raw: Any, handler: Handler, max_deliveries: int, group: str
+        self, consumer: Any, raw: Any, pattern: str, handler: Handler, max_deliveries: int, group: str
     ) -> None:
         msg = self._to_message(raw)
+        if not msg.topic or not topic_matches(pattern, msg.topic):
+            # Another topic of the same stream (or a message not sent through this bus).
+            await asyncio.shield(self._settle(consumer, raw, msg, Disposition.ACK, group))
+            return
+        msg = self._count(group, msg)
         disposition = await run_handler(handler, msg, max_deliveries)
         await asyncio.shield(self._settle(consumer, raw, msg, disposition, group))
+
+    def _count(self, group: str, msg: Message) -> Message:
+        """The delivery count: the broker's, or this process's own where that is higher.
+
+        The broker counts redeliveries in memory per subscription and forgets them when the
+        group's last consumer leaves, so a message handed back by a cancelled subscription
+        would come again as a first delivery. This process remembers what it handed out until
+        it is settled. (A crashed process remembers nothing: see the module docstring.)
+        """
+        key = (group, msg.message_id)
+        count = max(msg.delivery_count, self._deliveries.pop(key, 0) + 1)
+        self._deliveries[key] = count
+        while len(self._deliveries) > _MAX_TRACKED_DELIVERIES:
+            self._deliveries.popitem(last=False)
+        return dataclasses.replace(msg, delivery_count=count, redelivered=count > 1)
 
     async def _settle(
         self, consumer: Any, raw: Any, msg: Message, disposition: Disposition, group: str
@@ -470,6 +562,7 @@ class PulsarBus(Bus):
                 consumer.negative_acknowledge(raw)  # not blocking: redelivered after retry_delay_ms
             else:
                 await asyncio.to_thread(consumer.acknowledge, raw)
+                self._deliveries.pop((group, msg.message_id), None)
         except Exception as exc:
             log.warning(
                 "could not %s message %s of group %s (%r); it will be delivered again",

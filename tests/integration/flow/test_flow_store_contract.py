@@ -1,29 +1,20 @@
-"""One store contract, run against SQLite always and PostgreSQL when reachable."""
+"""One store contract, run against SQLite always and PostgreSQL when reachable (tests/brokers.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from brokers import POSTGRES_URL
 
 from flow.sql_store import SqlJobStore
 from flow.store import JobRecord, MetricRecord, PartyRecord, TaskRecord
 from silobridge.errors import Conflict, NotFound
 
-PG_URL = os.environ.get("SILOBRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 def _postgres_store() -> SqlJobStore:
-    try:
-        import psycopg
-
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except Exception as exc:  # unreachable: skip, do not fail
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    return SqlJobStore(PG_URL, table_prefix=f"t{uuid.uuid4().hex[:10]}_")
+    return SqlJobStore(POSTGRES_URL, table_prefix=f"t{uuid.uuid4().hex[:10]}_")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -21,10 +21,25 @@ def vertical_job(**hetero_lr: Any) -> dict[str, Any]:
     return job
 
 
-def submit_and_wait(flow_url: str, job: dict[str, Any], timeout_s: float = 240) -> dict[str, Any]:
+def submit(flow_url: str, job: dict[str, Any]) -> str:
+    """Submit at a party's flow; returns the job id."""
     resp = httpx.post(f"{flow_url}/v1/jobs", content=yaml.safe_dump(job, sort_keys=False), timeout=30)
-    job_id = _check(resp)["job_id"]
+    return str(_check(resp)["job_id"])
+
+
+def wait(flow_url: str, job_id: str, timeout_s: float = 240) -> dict[str, Any]:
+    """Follow a job to its end; returns its detail."""
     return follow_job(flow_url, job_id, timeout_s, out=lambda _: None)
+
+
+def job_detail(flow_url: str, job_id: str) -> dict[str, Any]:
+    resp = httpx.get(f"{flow_url}/v1/jobs/{job_id}", timeout=30)
+    resp.raise_for_status()
+    return dict(resp.json())
+
+
+def submit_and_wait(flow_url: str, job: dict[str, Any], timeout_s: float = 240) -> dict[str, Any]:
+    return wait(flow_url, submit(flow_url, job), timeout_s)
 
 
 def task_summary(job: dict[str, Any], task: str, role: str = "guest") -> dict[str, float]:

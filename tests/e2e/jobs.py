@@ -38,6 +38,15 @@ def job_detail(flow_url: str, job_id: str) -> dict[str, Any]:
     return dict(resp.json())
 
 
+def model(flow_url: str, job_id: str, task: str) -> dict[str, Any]:
+    """The party's own model of one task, decoded."""
+    from silobridge.federation import codec
+
+    resp = httpx.get(f"{flow_url}/v1/jobs/{job_id}/models/{task}", timeout=30)
+    resp.raise_for_status()
+    return dict(codec.from_bytes(resp.content))
+
+
 def submit_and_wait(flow_url: str, job: dict[str, Any], timeout_s: float = 240) -> dict[str, Any]:
     return wait(flow_url, submit(flow_url, job), timeout_s)
 

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic test test-fast lint proto proto-check bench clean services services-stop services-status
+.PHONY: help install demo demo-synthetic test test-long test-fast lint proto proto-check bench clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -35,9 +35,13 @@ SUITE = $(PY) -m pytest $(1) || { rc=$$?; if [ $$rc -ge 128 ]; then \
 	$(PY) -m pytest $(1); else exit $$rc; fi; }
 
 test: $(STAMP)
-	$(call SUITE,tests --ignore=tests/e2e --ignore=tests/integration/router)
-	$(call SUITE,tests/integration/router)
-	$(call SUITE,tests/e2e)
+	$(call SUITE,tests -m 'not long' --ignore=tests/e2e --ignore=tests/integration/router)
+	$(call SUITE,tests/integration/router -m 'not long')
+	$(call SUITE,tests/e2e -m 'not long')
+
+# The longer variants: every broker restarted 3 times under traffic and mid-job (needs make services).
+test-long: $(STAMP)
+	$(PY) -m pytest tests -m long
 
 # RabbitMQ, PostgreSQL and a real Pulsar standalone broker for the tests (deploy/dev/services.sh):
 # installed from Debian's packages / Maven Central when missing, started when not running.

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -67,3 +70,14 @@ def first_reason(name: str) -> str | None:
     """The reachability seen by the first test that asked (a broker restart test must not turn
     later tests into skips)."""
     return unreachable_reason(name)
+
+
+SERVICES_SH = Path(__file__).parents[1] / "deploy" / "dev" / "services.sh"
+
+
+def restart_broker(name: str) -> float:
+    """Stop and start the local dev broker (deploy/dev/services.sh); returns the outage in seconds."""
+    t0 = time.monotonic()
+    done = subprocess.run([str(SERVICES_SH), "restart", name], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"restarting {name} failed: {done.stdout}{done.stderr}"
+    return time.monotonic() - t0

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from cluster_manager.allocation import choose_nodes, parse_table_name
+from cluster_manager.bus_probe import BusProbe
 from cluster_manager.metrics import ClusterMetrics
 from cluster_manager.settings import ClusterManagerSettings
 from cluster_manager.store import ClusterStore
@@ -58,6 +59,7 @@ class ClusterManagerService(Service):
         self._sub: Subscription | None = None
         self._watch: asyncio.Task[None] | None = None
         self._started_at = clock()
+        self.probe = BusProbe(bus, clock, settings.heartbeat_interval_s)
 
     # ----- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -65,6 +67,7 @@ class ClusterManagerService(Service):
         self._started_at = self.clock()
         self._refresh_gauges()
         self._sub = await serve(self.bus, topics.CLUSTER_RPC, self.handle, group=RPC_GROUP)
+        await self.probe.start()
         self._watch = asyncio.get_running_loop().create_task(self._watch_loop(), name="cluster-watch")
         self._ready = True
 
@@ -75,6 +78,7 @@ class ClusterManagerService(Service):
             self._sub = None
         await stop_background(self._watch)
         self._watch = None
+        await self.probe.stop()
         self.store.close()
 
     async def _watch_loop(self) -> None:
@@ -185,11 +189,17 @@ class ClusterManagerService(Service):
         """Mark nodes silent for ``lost_after_missed`` intervals LOST; announce each once."""
         now = self.clock()
         limit = self.settings.lost_after_missed * self.settings.heartbeat_interval_s
+        silent = [
+            n
+            for n in self.store.list_nodes()
+            if n.state == pb.NODE_STATE_ALIVE and self._silent(n, now, limit)
+        ]
+        # Silence proves nothing while our own broker is down: confirm it carries messages now.
+        if not silent or self.probe.failing or not await self.probe.round_trip():
+            return []
         lost: list[pb.NodeInfo] = []
-        for node in self.store.list_nodes():
-            if node.state != pb.NODE_STATE_ALIVE:
-                continue
-            if now - max(node.last_heartbeat_unix, self._started_at) <= limit:
+        for node in silent:
+            if not self._silent(node, now, limit):  # the round trip took long enough to see the outage
                 continue
             node.state = pb.NODE_STATE_LOST
             self.store.put_node(node)
@@ -205,6 +215,12 @@ class ClusterManagerService(Service):
         if lost:
             self._refresh_gauges()
         return lost
+
+    def _silent(self, node: pb.NodeInfo, now: float, limit: float) -> bool:
+        since = max(node.last_heartbeat_unix, self._started_at)
+        if self.probe.ok_since > since:  # the broker was down after this node's last heartbeat
+            since, limit = self.probe.ok_since, max(limit, self.settings.bus_recovery_grace_s)
+        return now - since > limit
 
     # ----- sessions ------------------------------------------------------------------------
     async def allocate_session(self, req: pb.AllocateSession) -> pb.ComputeSession:

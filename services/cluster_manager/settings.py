@@ -14,6 +14,12 @@ class ClusterManagerSettings(CommonSettings):
         2.0, gt=0, description="Interval at which node-managers heartbeat (same variable as theirs)"
     )
     lost_after_missed: int = Field(3, ge=1, description="Missed heartbeat intervals before a node is LOST")
+    bus_recovery_grace_s: float = Field(
+        30.0,
+        gt=0,
+        description="After the party's broker was unreachable, how long nodes have to reconnect and "
+        "heartbeat before they count as LOST",
+    )
     check_interval_s: float = Field(
         0.5, gt=0, description="How often liveness and session deadlines are checked"
     )

@@ -1,0 +1,37 @@
+"""Pulsar's admin REST API, for the one thing a party needs before its bus starts: its own
+tenant/namespace with the policies :mod:`silobridge.bus.pulsar` relies on. Plain HTTP (httpx),
+so that nothing but :mod:`silobridge.bus.pulsar` imports the pulsar client."""
+
+from __future__ import annotations
+
+import httpx
+
+from silobridge.bus.base import check_word
+from silobridge.errors import BusUnavailable
+
+
+def ensure_namespace(
+    admin_url: str, tenant: str, namespace: str, *, cluster: str = "standalone", timeout: float = 30.0
+) -> None:
+    """Create ``tenant``/``namespace`` if missing (idempotent) and enable deduplication on it."""
+    check_word(tenant, "Pulsar tenant")
+    check_word(namespace, "Pulsar namespace")
+    base = admin_url.rstrip("/") + "/admin/v2"
+    with httpx.Client(timeout=timeout) as http:
+        try:
+            _put_unless_exists(
+                http, f"{base}/tenants/{tenant}", {"allowedClusters": [cluster], "adminRoles": []}
+            )
+            _put_unless_exists(http, f"{base}/namespaces/{tenant}/{namespace}", {})
+            dedup = http.post(f"{base}/namespaces/{tenant}/{namespace}/deduplication", json=True)
+            dedup.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise BusUnavailable(
+                f"Pulsar admin at {admin_url}: cannot prepare {tenant}/{namespace}: {exc}"
+            ) from exc
+
+
+def _put_unless_exists(http: httpx.Client, url: str, body: object) -> None:
+    response = http.put(url, json=body)
+    if response.status_code != 409:  # 409: it exists already
+        response.raise_for_status()

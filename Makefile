@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic test test-long test-fast lint proto proto-check bench clean services services-stop services-status
+.PHONY: help install demo demo-synthetic test test-long test-fast lint proto proto-check bench bench-bus clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -79,8 +79,12 @@ proto-check: $(STAMP)
 	done; \
 	rm -rf $$tmp; echo "generated protobuf code is up to date"
 
-bench: $(STAMP)
+bench: $(STAMP) bench-bus
 	$(PY) -m silobridge.bench
+
+# memory, RabbitMQ and Pulsar side by side (make services first); bench-results/bus.{json,md}
+bench-bus: $(STAMP)
+	$(PY) -m silobridge.bench.bus
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info bench-results demo-results .silobridge

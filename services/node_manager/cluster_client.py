@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from silobridge import topics
 from silobridge.bus.base import Bus
 from silobridge.bus.rpc import RpcClient
@@ -31,6 +33,19 @@ def reply_error(err: pb.Error) -> SilobridgeError:
     return _BY_CODE.get(err.code, PermanentError)(err.message)
 
 
+def _reraise_dropped_cancel() -> None:
+    """Honour a cancellation that the request swallowed.
+
+    ``RpcClient.request`` waits with ``asyncio.wait_for``, which on Python 3.11 returns the reply
+    and drops a cancellation that lands in the same loop iteration as that reply. The caller (the
+    heartbeat loop, at node-manager stop) then ran on as if never cancelled, and ``stop`` waited
+    for it forever. The dropped request is still counted by ``Task.cancelling()``.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class ClusterClient:
     def __init__(self, bus: Bus, name: str, *, timeout_s: float) -> None:
         self._rpc = RpcClient(bus, name)
@@ -44,6 +59,7 @@ class ClusterClient:
 
     async def call(self, request: pb.ClusterRequest) -> pb.ClusterReply:
         body = await self._rpc.request(topics.CLUSTER_RPC, request.SerializeToString(), timeout=self._timeout)
+        _reraise_dropped_cancel()
         reply = pb.ClusterReply()
         try:
             reply.ParseFromString(body)

@@ -5,6 +5,15 @@ bidirectional stream of TransferRequest -> TransferResponse), is registered with
 handler, and the client calls it with ``channel.stream_stream``. Everything the router decides
 (ACL, identity, chunks, the bus) lives in :mod:`rollsite_router.service`; this module only moves
 envelopes and acks, and tells the service *who* the peer is, from the verified client certificate.
+
+Ownership, so that no grpc.aio object outlives or leaves the event loop it was made on: each
+GatewayServer owns one server and each PeerLink owns at most one channel at a time; both are
+bound to the loop that started them, refuse to be used from any other, and are closed by their
+owner on that loop, also when the operation that opened them is cancelled. A closed PeerLink never
+reopens (an outbound handler still holding it after the service stopped gets RetryableError).
+Timeouts use ``asyncio.timeout`` and never ``asyncio.wait_for``: on Python 3.11, ``wait_for``
+returns the inner result and drops a cancellation that arrives in the same loop iteration as that
+result, so a cancelled sender kept running and the service's stop waited for it forever.
 """
 
 from __future__ import annotations
@@ -30,6 +39,39 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "silobridge.router.v1.RouterService"
 TRANSFER_PATH = f"/{SERVICE_NAME}/Transfer"
 ACK_MESSAGE_BYTES = 64 * 1024
+
+_aio_runtime_held = False
+
+
+def _hold_aio_runtime() -> None:
+    """Initialise grpc.aio's process-wide runtime once and keep it for the life of the process.
+
+    Upstream behaviour worked around here: grpc.aio counts its live objects, and when the last
+    server or channel is freed it shuts its shared completion queue and poller thread down, only
+    to start a new one for the next object. Servers and channels torn down and recreated, loop
+    after loop (tests, restarts, peer churn), keep hitting that shutdown/re-initialisation path,
+    where the poller thread races the shutdown and the interpreter can die with SIGSEGV. One extra
+    reference taken here means that path is never taken while the process runs.
+    """
+    global _aio_runtime_held
+    if not _aio_runtime_held:
+        grpc.aio.init_grpc_aio()
+        _aio_runtime_held = True
+
+
+class _LoopBound:
+    """Remembers the event loop that first used the object; any other loop is refused."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError(
+                f"{type(self).__name__} belongs to another event loop: grpc.aio objects are never shared"
+            )
 
 
 @dataclass(frozen=True)
@@ -63,9 +105,9 @@ def peer_from_auth_context(auth: dict[str, list[bytes]], address: str) -> PeerIn
         return PeerInfo(None, address, str(exc))
 
 
-class GatewayServer:
+class GatewayServer(_LoopBound):
     """gRPC server with ``require_client_auth``: a client without a certificate from our CA never
-    gets past the TLS handshake."""
+    gets past the TLS handshake. One start, one stop, on one loop."""
 
     def __init__(
         self, handler: InboundHandler, *, host: str, port: int, tls: TlsMaterial, max_message_bytes: int
@@ -73,9 +115,22 @@ class GatewayServer:
         self._handler = handler
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._tls = tls
-        self._server = grpc.aio.server(
+        self._max_message_bytes = max_message_bytes
+        self._server: grpc.aio.Server | None = None
+        self._stopped = False
+        self.port = 0
+        self._busy = 0  # envelopes being handled right now
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> int:
+        self._bind_loop()
+        if self._server is not None or self._stopped:
+            raise RuntimeError("a GatewayServer starts once; make a new one to listen again")
+        _hold_aio_runtime()
+        server = grpc.aio.server(
             options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", self._max_message_bytes),
                 ("grpc.max_send_message_length", ACK_MESSAGE_BYTES),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
@@ -86,32 +141,42 @@ class GatewayServer:
             request_deserializer=router_pb2.TransferRequest.FromString,
             response_serializer=router_pb2.TransferResponse.SerializeToString,
         )
-        self._server.add_generic_rpc_handlers(
+        server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE_NAME, {"Transfer": rpc}),)
         )
-        self.port = 0
-        self._busy = 0  # envelopes being handled right now
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    async def start(self) -> int:
         creds = grpc.ssl_server_credentials(
             [(self._tls.key, self._tls.cert)], root_certificates=self._tls.ca, require_client_auth=True
         )
+        self._server = server  # owned from here on: stop() releases it, whatever happens next
         try:
-            self.port = self._server.add_secure_port(self._address, creds)
+            self.port = server.add_secure_port(self._address, creds)
         except RuntimeError as exc:
+            await self.stop(0)
             raise OSError(f"router cannot listen on {self._address}: {exc}") from None
         if not self.port:
+            await self.stop(0)
             raise OSError(f"router cannot listen on {self._address}")
-        await self._server.start()
+        try:
+            await server.start()
+        except BaseException:
+            await self.stop(0)
+            raise
         return self.port
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Let envelopes being handled finish (up to ``grace_s``), then cut the idle peer streams."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), grace_s)
-        await self._server.stop(0)
+        """Take no new envelope, let those being handled finish and ack (up to ``grace_s``), then
+        cut the peer streams. Idempotent; the server is stopped even if this call is cancelled."""
+        server, self._server = self._server, None
+        self._stopped = True
+        if server is None:
+            return
+        self._bind_loop()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace_s):
+                    await self._idle.wait()
+        finally:
+            await server.stop(0)
 
     async def _transfer(
         self, requests: AsyncIterator[router_pb2.TransferRequest], context: grpc.aio.ServicerContext[Any, Any]
@@ -119,6 +184,8 @@ class GatewayServer:
         auth = {k: list(v) for k, v in context.auth_context().items()}
         peer = peer_from_auth_context(auth, context.peer())
         async for request in requests:
+            if self._stopped:  # draining: end the stream; the unacked envelope is sent again later
+                return
             self._busy += 1
             self._idle.clear()
             try:
@@ -138,7 +205,7 @@ class GatewayServer:
             yield router_pb2.TransferResponse(ack=ack)
 
 
-class PeerLink:
+class PeerLink(_LoopBound):
     """One long-lived bidirectional stream to one peer router, reopened after a failure.
 
     The client pins the peer's identity with ``ssl_target_name_override = party-<id>``, so a
@@ -165,6 +232,7 @@ class PeerLink:
         self._pending: dict[tuple[str, int], list[asyncio.Future[router_pb2.Ack]]] = {}
         self._connect_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
+        self._closed = False
 
     @property
     def connected(self) -> bool:
@@ -176,6 +244,7 @@ class PeerLink:
         Raises RetryableError when the peer cannot be reached or the stream breaks, and the
         error mapped from the ack (see :mod:`rollsite_router.protocol`) when the peer refuses.
         """
+        self._bind_loop()
         call = await self._open()
         loop = asyncio.get_running_loop()
         waits: list[tuple[tuple[str, int], asyncio.Future[router_pb2.Ack]]] = []
@@ -188,7 +257,8 @@ class PeerLink:
             async with self._write_lock:
                 for chunk in chunks:
                     await call.write(router_pb2.TransferRequest(envelope=chunk))
-            acks = await asyncio.wait_for(asyncio.gather(*(f for _, f in waits)), ack_timeout_s)
+            async with asyncio.timeout(ack_timeout_s):
+                acks = await asyncio.gather(*(f for _, f in waits))
         except TimeoutError:
             await self._drop_call()  # a silent peer: reconnect on the next attempt
             raise RetryableError(
@@ -214,14 +284,22 @@ class PeerLink:
         return len(chunks)
 
     async def close(self) -> None:
+        """Cancel the stream, close the channel; the link never opens again."""
+        self._closed = True
+        if self._loop is None:
+            return  # never used: nothing was opened
+        self._bind_loop()
         async with self._connect_lock:
             await self._drop_call()
 
     async def _open(self) -> Any:
         async with self._connect_lock:
+            if self._closed:
+                raise RetryableError(f"link to party {self.peer_party}'s router at {self.target} is closed")
             if self.connected:
                 return self._call
             await self._drop_call()
+            _hold_aio_runtime()
             creds = grpc.ssl_channel_credentials(
                 root_certificates=self._tls.ca, private_key=self._tls.key, certificate_chain=self._tls.cert
             )
@@ -238,7 +316,8 @@ class PeerLink:
                 ],
             )
             try:
-                await asyncio.wait_for(channel.channel_ready(), self._connect_timeout_s)
+                async with asyncio.timeout(self._connect_timeout_s):
+                    await channel.channel_ready()
             except (TimeoutError, grpc.RpcError):
                 state = channel.get_state(try_to_connect=False).name
                 await channel.close(grace=None)
@@ -247,6 +326,9 @@ class PeerLink:
                     f"within {self._connect_timeout_s:.0f}s (channel {state}: down, or TLS refused - "
                     f"does it present a {self.server_name} certificate from our CA?)"
                 ) from None
+            except BaseException:  # cancelled while connecting: the channel has no other owner
+                await channel.close(grace=None)
+                raise
             call = channel.stream_stream(
                 TRANSFER_PATH,
                 request_serializer=router_pb2.TransferRequest.SerializeToString,
@@ -282,13 +364,18 @@ class PeerLink:
                     fut.set_exception(exc)
 
     async def _drop_call(self) -> None:
+        """Cancel the call, end its reader, close the channel; the channel is closed even when
+        this is cancelled while waiting for the reader."""
         call, channel, reader = self._call, self._channel, self._reader
         self._call = self._channel = self._reader = None
-        if call is not None:
-            call.cancel()
-        if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-        if channel is not None:
-            await channel.close(grace=None)
+        try:
+            if call is not None:
+                call.cancel()
+            if reader is not None:
+                reader.cancel()
+                await asyncio.wait({reader})  # unlike ``await reader``, keeps our own cancellation
+                if not reader.cancelled() and reader.exception() is not None:
+                    log.warning("ack reader of party %s ended with %r", self.peer_party, reader.exception())
+        finally:
+            if channel is not None:
+                await channel.close(grace=None)

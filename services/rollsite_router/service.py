@@ -131,16 +131,26 @@ class RouterService(Service):
         )
 
     async def stop(self) -> None:
+        """Outbound first, then inbound, in one fixed order; idempotent.
+
+        1. stop consuming: an outbound message whose send is in flight is cancelled and, never
+           acked, goes back to the bus; 2. close every peer link (also those being closed after a
+           route change), so that no channel outlives the service; 3. let inbound envelopes being
+           handled finish and ack, then stop the server; 4. the sweeper.
+        """
         self._ready = False
         await stop_consuming(self._subs)
-        await stop_background(self._sweeper)
-        self._sweeper = None
-        if self._server is not None:
-            await self._server.stop()
-            self._server = None
         links, self._links = self._links, {}
         for link in links.values():
             await link.close()
+        closing, self._closing = set(self._closing), set()
+        if closing:
+            await asyncio.wait(closing)
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.stop()
+        await stop_background(self._sweeper)
+        self._sweeper = None
         self._dedup.close()
 
     def set_route_table(self, table: RouteTable) -> None:

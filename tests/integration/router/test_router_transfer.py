@@ -120,7 +120,12 @@ async def test_party_outside_the_acl_is_refused(make_router):
     b.service.set_route_table(RouteTable.build(B, {A: ("127.0.0.1", a.service.port)}, allow=[]))
     await a.send(fed_envelope(A, B, b"x"))
     await wait_for(lambda: b.metric("silobridge_router_rejected_total", peer=str(A), reason="acl") == 1)
-    dead = await a.bus.dead_letters("router-outbound")
+    # A dead-letters once it has read B's refusal, a moment after B counted it (reading takes them)
+    async with asyncio.timeout(10):
+        while not (dead := await a.bus.dead_letters("router-outbound")):
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # a retried send would be refused again and dead-lettered again
+    dead += await a.bus.dead_letters("router-outbound")
     assert len(dead) == 1  # a refusal is permanent: dead-lettered at the sender, not retried
 
 

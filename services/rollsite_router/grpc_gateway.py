@@ -260,12 +260,12 @@ class PeerLink(_LoopBound):
             async with asyncio.timeout(ack_timeout_s):
                 acks = await asyncio.gather(*(f for _, f in waits))
         except TimeoutError:
-            await self._drop_call()  # a silent peer: reconnect on the next attempt
+            await self._drop_call(call)  # a silent peer: reconnect on the next attempt
             raise RetryableError(
                 f"party {self.peer_party}'s router at {self.target} did not ack within {ack_timeout_s:.0f}s"
             ) from None
         except (grpc.RpcError, asyncio.InvalidStateError) as exc:
-            await self._drop_call()
+            await self._drop_call(call)
             raise RetryableError(
                 f"stream to party {self.peer_party}'s router at {self.target} broke: {exc}"
             ) from None
@@ -363,9 +363,12 @@ class PeerLink(_LoopBound):
                 if not fut.done():
                     fut.set_exception(exc)
 
-    async def _drop_call(self) -> None:
+    async def _drop_call(self, only: Any = None) -> None:
         """Cancel the call, end its reader, close the channel; the channel is closed even when
-        this is cancelled while waiting for the reader."""
+        this is cancelled while waiting for the reader. With ``only``, drop the call only if it
+        is still the current one (another sender may have reconnected meanwhile)."""
+        if only is not None and self._call is not only:
+            return
         call, channel, reader = self._call, self._channel, self._reader
         self._call = self._channel = self._reader = None
         try:

@@ -1,7 +1,9 @@
 """The REST API (FastAPI: OpenAPI at /openapi.json, docs at /docs) and the board at /board.
 
 Errors are ``{"error": {"code", "message"}}`` with the status of the silobridge error type; a
-rejected request changes nothing.
+rejected request changes nothing. Every ``/v1`` route needs a bearer token whose role grants the
+route's permission (``flow.auth``): 401 names the missing or unknown credential, 403 the role and
+what it may not do, before the body is read.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import time
 from importlib import resources
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flow import views
+from flow.api_admin import admin_router
+from flow.auth import Permission, requirement
+from flow.bodies import read_body
 from flow.cluster_client import ClusterClient
 from flow.coordinator import Coordinator
 from flow.metrics import FlowMetrics
@@ -24,7 +29,7 @@ from flow.settings import FlowSettings
 from flow.store import JobStore
 from silobridge.bus.base import check_word
 from silobridge.cluster.v1 import cluster_pb2
-from silobridge.errors import NotFound, PayloadTooLarge, RetryableError, SilobridgeError
+from silobridge.errors import NotFound, RetryableError, SilobridgeError, Unauthenticated
 from silobridge.node.v1 import node_pb2
 
 JOB_BODY = {
@@ -38,6 +43,25 @@ JOB_BODY = {
     }
 }
 CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No, an unknown or a revoked bearer token",
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    },
+    403: {
+        "description": "The token's role lacks the permission",
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    },
+}
 
 
 class ApiBackend(Protocol):
@@ -61,19 +85,6 @@ class ApiBackend(Protocol):
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
-
-
-async def read_body(request: Request, limit: int, what: str) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"{what} of {declared} bytes exceeds the limit of {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"{what} exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class LatencyMiddleware:
@@ -106,10 +117,15 @@ class LatencyMiddleware:
 def build_api(deps: ApiBackend) -> FastAPI:
     app = FastAPI(title="silobridge flow", version="1", summary="Jobs and data of one silobridge party")
     party = deps.settings.party_id
+    read, jobs, data = (
+        [Depends(requirement(lambda: deps.store, p))]
+        for p in (Permission.READ, Permission.JOBS, Permission.DATA)
+    )
 
     @app.exception_handler(SilobridgeError)
     async def _silobridge_error(_: Request, exc: SilobridgeError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.http_status)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -121,19 +137,26 @@ def build_api(deps: ApiBackend) -> FastAPI:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
-    @app.post("/v1/jobs", status_code=201, openapi_extra=JOB_BODY, tags=["jobs"])
+    @app.post(
+        "/v1/jobs",
+        status_code=201,
+        openapi_extra=JOB_BODY,
+        tags=["jobs"],
+        dependencies=jobs,
+        responses=AUTH_RESPONSES,
+    )
     async def submit_job(request: Request) -> dict[str, Any]:
         """Submit a job: validated here, proposed to the other parties, then run everywhere."""
         body = await read_body(request, deps.settings.max_job_yaml_bytes, "job YAML")
         job = await deps.coordinator.submit(body)
         return {"job_id": job.job_id, "state": job.state}
 
-    @app.get("/v1/jobs", tags=["jobs"])
+    @app.get("/v1/jobs", tags=["jobs"], dependencies=read, responses=AUTH_RESPONSES)
     async def list_jobs(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
         """Jobs at this party, newest first."""
         return {"jobs": [views.job_summary(j, party) for j in deps.store.list_jobs(limit=limit)]}
 
-    @app.get("/v1/jobs/{job_id}", tags=["jobs"])
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"], dependencies=read, responses=AUTH_RESPONSES)
     async def get_job(job_id: str) -> dict[str, Any]:
         """State, every party's task states, summaries and messages."""
         job = deps.store.get_job(job_id)
@@ -141,13 +164,15 @@ def build_api(deps: ApiBackend) -> FastAPI:
             raise NotFound(f"no job {job_id}")
         return views.job_detail(deps.store, job, party)
 
-    @app.post("/v1/jobs/{job_id}/stop", tags=["jobs"])
+    @app.post("/v1/jobs/{job_id}/stop", tags=["jobs"], dependencies=jobs, responses=AUTH_RESPONSES)
     async def stop_job(job_id: str) -> dict[str, Any]:
         """Stop a job (everywhere when this party initiated it)."""
         job = await deps.coordinator.stop(job_id)
         return {"job_id": job.job_id, "state": job.state, "message": job.message}
 
-    @app.get("/v1/jobs/{job_id}/tasks/{task}/metrics", tags=["jobs"])
+    @app.get(
+        "/v1/jobs/{job_id}/tasks/{task}/metrics", tags=["jobs"], dependencies=read, responses=AUTH_RESPONSES
+    )
     async def task_metrics(job_id: str, task: str) -> dict[str, Any]:
         """Metric points this party's run of the task logged (loss, auc, ...)."""
         if deps.store.get_task(job_id, party, task) is None:
@@ -159,7 +184,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
             )
         return {"job_id": job_id, "task": task, "party_id": party, "metrics": series}
 
-    @app.get("/v1/jobs/{job_id}/models", tags=["models"])
+    @app.get("/v1/jobs/{job_id}/models", tags=["models"], dependencies=read, responses=AUTH_RESPONSES)
     async def list_models(job_id: str) -> dict[str, Any]:
         """This party's models of the job (download each as protobuf ``Value`` bytes)."""
         if deps.store.get_job(job_id) is None:
@@ -178,7 +203,13 @@ def build_api(deps: ApiBackend) -> FastAPI:
             ],
         }
 
-    @app.get("/v1/jobs/{job_id}/models/{task}", tags=["models"], response_class=Response)
+    @app.get(
+        "/v1/jobs/{job_id}/models/{task}",
+        tags=["models"],
+        response_class=Response,
+        dependencies=read,
+        responses=AUTH_RESPONSES,
+    )
     async def download_model(job_id: str, task: str) -> Response:
         """The model as serialized ``silobridge.federation.v1.Value``."""
         data = deps.store.get_model(job_id, task, party)
@@ -190,7 +221,14 @@ def build_api(deps: ApiBackend) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{job_id}-{task}.pb"'},
         )
 
-    @app.post("/v1/data/upload", status_code=201, openapi_extra=CSV_BODY, tags=["data"])
+    @app.post(
+        "/v1/data/upload",
+        status_code=201,
+        openapi_extra=CSV_BODY,
+        tags=["data"],
+        dependencies=data,
+        responses=AUTH_RESPONSES,
+    )
     async def upload(
         request: Request,
         namespace: str = Query(..., min_length=1, max_length=64),
@@ -217,7 +255,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
         meta = await deps.cluster.store_table(node.node_id, store)
         return {"table": views.table_meta(meta), "node_id": node.node_id}
 
-    @app.get("/v1/tables", tags=["data"])
+    @app.get("/v1/tables", tags=["data"], dependencies=read, responses=AUTH_RESPONSES)
     async def list_tables(namespace: str = "") -> dict[str, Any]:
         """Tables of this party (metadata only)."""
         return {"tables": [views.table_meta(t) for t in await deps.cluster.list_tables(namespace)]}
@@ -226,5 +264,6 @@ def build_api(deps: ApiBackend) -> FastAPI:
     async def board() -> HTMLResponse:
         return HTMLResponse(resources.files("flow").joinpath("board.html").read_text(encoding="utf-8"))
 
+    app.include_router(admin_router(deps), responses=AUTH_RESPONSES)
     app.add_middleware(LatencyMiddleware, metrics=deps.flow_metrics)
     return app

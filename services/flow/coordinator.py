@@ -7,7 +7,10 @@ of all parties SUCCEEDED -> SUCCEEDED; a failure anywhere -> FAILED; it then tel
 party the verdict (``status`` with the final state, and ``stop`` carrying that state unless it
 succeeded, so whichever arrives first ends the job in the right state).
 
-Other parties: validate a proposal with the same rules (refuse with the reason otherwise), run
+Other parties: validate a proposal with the same rules, then ask this party's policy (see
+``policy``) before any table is looked at: refuse (with a reason that reveals nothing about what
+exists here), accept, or hold it for an operator's ``approve``/``refuse`` (the initiator is told
+with a ``status`` PROPOSED and waits up to the job's timeout). Then run
 their own tasks after ``start``, report ``status`` to the initiator, obey ``stop`` and the final
 ``status``. Messages are applied once per message id; messages about a job not yet proposed here
 are held until the proposal arrives.
@@ -24,12 +27,15 @@ from collections import OrderedDict
 from flow import jobspec
 from flow.cluster_client import ClusterClient
 from flow.control import ControlChannel
+from flow.governance import Governance
 from flow.metrics import FlowMetrics
+from flow.policy import ACCEPT, HOLD, REFUSE, intersection_floor
 from flow.scheduler import JobLocks, Scheduler, load_spec
 from flow.settings import FlowSettings
 from flow.states import (
     ACCEPTED,
     FAILED,
+    HELD,
     JOB_FINAL,
     PROPOSED,
     REFUSED,
@@ -45,6 +51,7 @@ from flow.states import (
 from flow.store import JobRecord, JobStore, PartyRecord, TaskRecord
 from silobridge.errors import Conflict, InvalidInput, NotFound, SilobridgeError, public_message
 from silobridge.flow.v1 import flow_pb2
+from silobridge.node.v1 import node_pb2
 from silobridge.observability.logs import job_context
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,7 @@ class Coordinator:
         control: ControlChannel,
         metrics: FlowMetrics,
         rules: jobspec.SpecRules,
+        governance: Governance | None = None,
     ) -> None:
         self.party = settings.party_id
         self._settings = settings
@@ -70,8 +78,11 @@ class Coordinator:
         self._control = control
         self._metrics = metrics
         self.rules = rules
+        self.governance = governance or Governance(store, settings.party_id, settings.policy_file)
         self._lock = JobLocks()
-        self.scheduler = Scheduler(settings, store, cluster, metrics, self._lock, self._locked_task_changed)
+        self.scheduler = Scheduler(
+            settings, store, cluster, metrics, self._lock, self._locked_task_changed, self._policy_check
+        )
         self._held: OrderedDict[str, list[tuple[int, flow_pb2.ControlMessage, str]]] = OrderedDict()
 
     # ----- submit / stop (REST API at this party) -------------------------------------------------
@@ -190,29 +201,41 @@ class Coordinator:
                 await self._answer(
                     spec, sender, f"job id {spec.job_id} is already used at party {self.party}"
                 )
+            elif existing.state == PROPOSED:  # still held for approval: say so again
+                await self._send_held(spec, sender)
             else:  # a repeated proposal: repeat the answer
                 await self._answer(spec, sender, existing.message if existing.state == REFUSED else None)
             return
         reason: str | None = None
+        verdict = ACCEPT
         try:
             if spec.initiator_party_id != sender:
                 raise InvalidInput(
                     f"proposal names initiator {spec.initiator_party_id} but came from party {sender}"
                 )
             jobspec.validate_spec(spec, self.rules)
-            await self._check_tables(spec)
+            decision = self.governance.decide(spec, sender)  # before any table is looked up
+            verdict, reason = decision.verdict, decision.reason or None
+            if verdict == ACCEPT:
+                await self._check_tables(spec)
         except SilobridgeError as exc:
-            reason = public_message(exc)
-        roles = jobspec.party_roles(spec) if reason is None else {}
+            verdict, reason = REFUSE, public_message(exc)
+        refused = verdict not in (ACCEPT, HOLD)
+        roles = {} if refused else jobspec.party_roles(spec)
         now = time.time()
         job = JobRecord(spec.job_id, spec.SerializeToString(), PROPOSED, sender, now, now)
         parties = [PartyRecord(spec.job_id, p, role, PROPOSED) for p, role in roles.items()]
-        tasks = [] if reason is not None else [
+        tasks = [] if refused else [
             TaskRecord(spec.job_id, self.party, c.name, c.component, roles[self.party])
             for c in jobspec.tasks_at(spec, self.party)
         ]  # fmt: skip
         self._store.create_job(job, parties, tasks)
         self._count(PROPOSED)
+        self.governance.audit("policy", verdict, job_id=spec.job_id, peer=sender, reason=reason or "")
+        if verdict == HOLD:
+            log.warning("held job %s proposed by party %d for approval: %s", spec.job_id, sender, reason)
+            await self._send_held(spec, sender)
+            return
         if reason is None:
             self._set_state(spec.job_id, ACCEPTED)
             self._store.set_party_state(spec.job_id, self.party, ACCEPTED)
@@ -221,6 +244,70 @@ class Coordinator:
             self._set_state(spec.job_id, REFUSED, reason)
             log.warning("refused job %s proposed by party %d: %s", spec.job_id, sender, reason)
         await self._answer(spec, sender, reason)
+
+    async def _send_held(self, spec: flow_pb2.JobSpec, to: int) -> None:
+        status = flow_pb2.JobStatus(
+            state=flow_pb2.JOB_STATE_PROPOSED, message=f"held for approval at party {self.party}"
+        )
+        await self._send(spec, to, flow_pb2.ControlMessage(status=status))
+
+    # ----- approvals (REST API at this party) ---------------------------------------------------
+    def pending(self) -> list[JobRecord]:
+        """Proposals of other parties held here for approval, newest first."""
+        held = self._store.list_jobs(limit=10_000, states=(PROPOSED,))
+        return [j for j in held if j.initiator != self.party]
+
+    async def approve(self, job_id: str, actor: str) -> JobRecord:
+        """An operator accepts a held proposal (its tables must exist); the initiator is told."""
+        with job_context(job_id):
+            async with self._lock(job_id):
+                job, spec = self._require_held(job_id)
+                try:
+                    await self._check_tables(spec)
+                except SilobridgeError as exc:
+                    reason = public_message(exc)
+                    self.governance.audit(actor, "refuse", job_id=job_id, peer=job.initiator, reason=reason)
+                    self._set_state(job_id, REFUSED, reason)
+                    await self._answer(spec, job.initiator, reason)
+                    raise
+                self.governance.audit(actor, "approve", job_id=job_id, peer=job.initiator)
+                self._set_state(job_id, ACCEPTED)
+                self._store.set_party_state(job_id, self.party, ACCEPTED)
+                await self._answer(spec, job.initiator, None)
+                return self._require(job_id)
+
+    async def refuse(self, job_id: str, actor: str, reason: str = "") -> JobRecord:
+        """An operator refuses a held proposal; the job ends REFUSED everywhere."""
+        with job_context(job_id):
+            async with self._lock(job_id):
+                job, spec = self._require_held(job_id)
+                message = f"refused by an operator at party {self.party}" + (f": {reason}" if reason else "")
+                self.governance.audit(actor, "refuse", job_id=job_id, peer=job.initiator, reason=message)
+                self._set_state(job_id, REFUSED, message)
+                await self._answer(spec, job.initiator, message)
+                return self._require(job_id)
+
+    def _require_held(self, job_id: str) -> tuple[JobRecord, flow_pb2.JobSpec]:
+        job = self._require(job_id)
+        if job.initiator == self.party or job.state != PROPOSED:
+            raise Conflict(f"job {job_id} is not waiting for approval here (state {job.state})")
+        return job, load_spec(job.spec)
+
+    def _policy_check(self, task: TaskRecord, event: node_pb2.TaskEvent) -> str | None:
+        """Limits of the policy on a task's outcome: a PSI here must reach the required intersection."""
+        if task.component != "psi":
+            return None
+        job = self._store.get_job(task.job_id)
+        if job is None or job.initiator == self.party:
+            return None
+        floor = intersection_floor(self.governance.policy, job.initiator)
+        rows = event.summary.get("intersected_rows")
+        if floor is None or rows is None or rows >= floor:
+            return None
+        return (
+            f"the intersection of {rows:g} rows is below the minimum of {floor} rows "
+            f"that the policy of party {self.party} requires"
+        )
 
     async def _answer(self, spec: flow_pb2.JobSpec, to: int, refusal: str | None) -> None:
         if refusal is None:
@@ -251,6 +338,10 @@ class Coordinator:
                     job.job_id, REFUSED, f"refused by party {sender}: {msg.refuse.reason}"
                 )
         elif kind == "status":
+            if job.state == PROPOSED and msg.status.state == flow_pb2.JOB_STATE_PROPOSED:
+                self._store.set_party_state(job.job_id, sender, HELD, msg.status.message)
+                log.info("job %s: %s", job.job_id, msg.status.message)
+                return
             self._apply_status(job.job_id, sender, msg.status)
             if job.state == RUNNING:
                 await self._locked_evaluate(job.job_id)
@@ -411,7 +502,9 @@ class Coordinator:
                         current.initiator == self.party
                         and current.state == PROPOSED
                         and now > current.created + self._settings.accept_timeout_s
+                        and any(p.state == PROPOSED for p in self._store.list_parties(job.job_id))
                     ):
+                        # A party holding the proposal for approval has answered; the job timeout applies.
                         silent = [
                             p.party_id for p in self._store.list_parties(job.job_id) if p.state == PROPOSED
                         ]

@@ -35,6 +35,8 @@ from silobridge.observability.logs import job_context
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str], Awaitable[None]]
+# A SUCCEEDED run's outcome checked against this party's limits: a message fails the task instead.
+CheckOutcome = Callable[[TaskRecord, node_pb2.TaskEvent], str | None]
 
 
 class JobLocks:
@@ -65,6 +67,7 @@ class Scheduler:
         metrics: FlowMetrics,
         locks: JobLocks,
         on_change: OnChange,
+        check_outcome: CheckOutcome | None = None,
     ) -> None:
         self.party = settings.party_id
         self._settings = settings
@@ -73,6 +76,7 @@ class Scheduler:
         self._metrics = metrics
         self._lock = locks
         self._on_change = on_change
+        self._check_outcome = check_outcome or (lambda task, event: None)
         self._launching: set[tuple[str, str]] = set()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -270,6 +274,8 @@ class Scheduler:
                     if event.node_id and not task.node_id:
                         task.node_id = event.node_id
                     self._store.put_task(task)
+                elif state == SUCCEEDED and (refusal := self._check_outcome(task, event)) is not None:
+                    await self._locked_run_failed(task, refusal, retryable=False)
                 elif state == SUCCEEDED:
                     self._succeeded(task, event)
                     self.spawn(self._release(session_id), f"release-{session_id}")

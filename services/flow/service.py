@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from starlette.routing import BaseRoute, Mount
 
 from flow import jobspec
 from flow.api import build_api
+from flow.auth import ensure_bootstrap
 from flow.cluster_client import ClusterClient
 from flow.control import ControlChannel, parse_control
 from flow.coordinator import Coordinator, watchdog
@@ -64,6 +66,8 @@ class FlowService(Service):
         self._watchdog: asyncio.Task[None] | None = None
         # A redelivered node_lost must not fail a later attempt that runs on the node once it is back.
         self._cluster_events_seen = Deduplicator(capacity=10_000)
+        # Where start() wrote a new admin token (first start without SILOBRIDGE_ADMIN_TOKEN_FILE).
+        self.bootstrap_token_file: Path | None = None
         # Built now so that routes() works before start(); its dependencies are looked up per request.
         self._app = build_api(self)
 
@@ -94,6 +98,10 @@ class FlowService(Service):
 
     async def start(self) -> None:
         coordinator = self.coordinator
+        coordinator.governance.load()  # a bad policy file stops flow here, before any proposal
+        self.bootstrap_token_file = ensure_bootstrap(
+            coordinator.governance, self.settings.data_dir, self.settings.admin_token_file
+        )
         await self.cluster.start()
         await coordinator.recover()
         self._subs.append(

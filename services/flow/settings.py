@@ -40,6 +40,16 @@ class FlowSettings(CommonSettings):
     retry_delay_s: float = Field(2.0, ge=0, description="Pause before retrying a task or a busy allocation")
     watchdog_interval_s: float = Field(1.0, gt=0, description="How often deadlines are checked")
     task_cpus: int = Field(1, ge=1, description="CPUs asked for per task session")
+    admin_token_file: Path | None = Field(
+        None,
+        description="File holding an admin API token (e.g. a mounted Secret); unset: flow writes a "
+        "new one to <data_dir>/admin.token (mode 0600) when no admin token exists",
+    )
+    policy_file: Path | None = Field(
+        None,
+        description="This party's policy for peer proposals (YAML); unset: the policy in the "
+        "database, managed with PUT /v1/policy (default: deny every peer)",
+    )
 
     @field_validator("known_parties", mode="before")
     @classmethod

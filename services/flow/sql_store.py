@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from flow.states import check_job_transition
-from flow.store import JobRecord, JobStore, MetricRecord, ModelRecord, PartyRecord, TaskRecord
+from flow.store import (
+    AuditRecord,
+    JobRecord,
+    JobStore,
+    MetricRecord,
+    ModelRecord,
+    PartyRecord,
+    TaskRecord,
+    TokenRecord,
+)
 from silobridge.errors import Conflict, InvalidInput, NotFound, RetryableError
 
 _SCHEMA = """
@@ -40,8 +49,17 @@ CREATE TABLE IF NOT EXISTS {p}models (
   job_id TEXT NOT NULL, task_name TEXT NOT NULL, party_id BIGINT NOT NULL, data {blob} NOT NULL,
   created {real} NOT NULL, PRIMARY KEY (job_id, task_name, party_id));
 CREATE TABLE IF NOT EXISTS {p}seen (message_id TEXT PRIMARY KEY, time {real} NOT NULL);
+CREATE TABLE IF NOT EXISTS {p}tokens (
+  token_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE,
+  created {real} NOT NULL, revoked {real} NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS {p}audit (
+  id {serial}, time {real} NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, job_id TEXT NOT NULL,
+  peer BIGINT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS {p}audit_job ON {p}audit (job_id);
+CREATE TABLE IF NOT EXISTS {p}policy (id INTEGER PRIMARY KEY, text TEXT NOT NULL, updated {real} NOT NULL);
 """
-_TABLES = ("jobs", "parties", "tasks", "metrics", "models", "seen")
+_TABLES = ("jobs", "parties", "tasks", "metrics", "models", "seen", "tokens", "audit", "policy")
+_TOKEN_COLS = "token_id, name, role, digest, created, revoked"
 _JOB_COLS = "job_id, spec, state, initiator, created, updated, message"
 _TASK_COLS = (
     "job_id, party_id, task_name, component, role, state, attempt, node_id, started, ended, "
@@ -284,6 +302,73 @@ class SqlJobStore(JobStore):
                 "INSERT INTO {p}seen (message_id, time) VALUES (?, ?) ON CONFLICT (message_id) DO NOTHING",
                 (message_id, time.time()),
             )
+
+    # ----- credentials, audit, policy ---------------------------------------------------------
+    def add_token(self, token: TokenRecord) -> None:
+        with self._tx():
+            if self._all("SELECT 1 FROM {p}tokens WHERE name = ? AND revoked = 0", (token.name,)):
+                raise Conflict(f"an active token named {token.name} already exists")
+            self._exec(
+                f"INSERT INTO {{p}}tokens ({_TOKEN_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (token.token_id, token.name, token.role, token.digest, token.created, token.revoked),
+            )
+
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        with self._lock:
+            rows = self._all(f"SELECT {_TOKEN_COLS} FROM {{p}}tokens WHERE digest = ?", (digest,))
+        return _token(rows[0]) if rows else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._lock:
+            rows = self._all(f"SELECT {_TOKEN_COLS} FROM {{p}}tokens ORDER BY created, token_id")
+        return [_token(r) for r in rows]
+
+    def revoke_token(self, token_id_or_name: str) -> TokenRecord:
+        with self._tx():
+            rows = self._all(
+                f"SELECT {_TOKEN_COLS} FROM {{p}}tokens WHERE (token_id = ? OR name = ?) AND revoked = 0",
+                (token_id_or_name, token_id_or_name),
+            )
+            if not rows:
+                raise NotFound(f"no active token {token_id_or_name}")
+            token = _token(rows[0])
+            token.revoked = time.time()
+            self._exec("UPDATE {p}tokens SET revoked = ? WHERE token_id = ?", (token.revoked, token.token_id))
+            return token
+
+    def add_audit(self, record: AuditRecord) -> None:
+        with self._tx():
+            self._exec(
+                "INSERT INTO {p}audit (time, actor, action, job_id, peer, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (record.time, record.actor, record.action, record.job_id, record.peer, record.reason),
+            )
+
+    def list_audit(self, *, limit: int = 100, job_id: str = "") -> list[AuditRecord]:
+        where, params = ("WHERE job_id = ?", (job_id,)) if job_id else ("", ())
+        with self._lock:
+            rows = self._all(
+                f"SELECT time, actor, action, job_id, peer, reason FROM {{p}}audit {where} "
+                "ORDER BY id DESC LIMIT ?",
+                (*params, int(limit)),
+            )
+        return [AuditRecord(float(r[0]), r[1], r[2], r[3], int(r[4]), r[5]) for r in rows]
+
+    def get_policy(self) -> str | None:
+        with self._lock:
+            rows = self._all("SELECT text FROM {p}policy WHERE id = 1")
+        return str(rows[0][0]) if rows else None
+
+    def put_policy(self, text: str) -> None:
+        with self._tx():
+            self._exec(
+                "INSERT INTO {p}policy (id, text, updated) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated = excluded.updated",
+                (text, time.time()),
+            )
+
+
+def _token(r: tuple[Any, ...]) -> TokenRecord:
+    return TokenRecord(r[0], r[1], r[2], r[3], float(r[4]), float(r[5]))
 
 
 def _job(r: tuple[Any, ...]) -> JobRecord:

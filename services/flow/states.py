@@ -13,6 +13,8 @@ from silobridge.node.v1 import node_pb2
 PROPOSED, ACCEPTED, RUNNING = "PROPOSED", "ACCEPTED", "RUNNING"
 SUCCEEDED, FAILED, STOPPED, REFUSED = "SUCCEEDED", "FAILED", "STOPPED", "REFUSED"
 WAITING, CANCELLED = "WAITING", "CANCELLED"
+# A party's state at the initiator while it holds the proposal for an operator's approval.
+HELD = "HELD"
 
 JOB_FINAL = frozenset({SUCCEEDED, FAILED, STOPPED, REFUSED})
 TASK_FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})

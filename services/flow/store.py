@@ -3,7 +3,9 @@
 One store per party: ``jobs`` (spec bytes, state), ``parties`` (each party's answer to the
 proposal), ``tasks`` (one row per task per party — the initiator also keeps the other parties'
 task states it hears about), ``metrics`` (points), ``models`` (this party's model bytes), and
-the control message ids already applied (idempotency across restarts).
+the control message ids already applied (idempotency across restarts). Beside the jobs:
+``tokens`` (API credentials, only their SHA-256 digests), ``audit`` (every decision on a peer's
+proposal and every change of credentials or policy) and ``policy`` (this party's current policy).
 """
 
 from __future__ import annotations
@@ -69,6 +71,26 @@ class ModelRecord:
     created: float
 
 
+@dataclass
+class TokenRecord:
+    token_id: str  # public handle (tok_...), safe to print and to revoke by
+    name: str
+    role: str
+    digest: str  # SHA-256 hex of the secret token; the token itself is never stored
+    created: float
+    revoked: float = 0.0  # 0: active
+
+
+@dataclass
+class AuditRecord:
+    time: float
+    actor: str  # token name, "policy" for automatic decisions, "flow" for the bootstrap
+    action: str  # accept, refuse, hold, approve, token_create, token_revoke, policy_set, ...
+    job_id: str = ""
+    peer: int = 0
+    reason: str = ""
+
+
 class JobStore(abc.ABC):
     """Everything flow persists. Implementations must be safe to call from one event loop."""
 
@@ -129,6 +151,37 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def remember_message(self, message_id: str) -> None:
         """Record an applied control message id (after its effect)."""
+
+    # ----- credentials, audit, policy ----------------------------------------------------------
+    @abc.abstractmethod
+    def add_token(self, token: TokenRecord) -> None:
+        """:class:`Conflict` if an active token has the same name."""
+
+    @abc.abstractmethod
+    def token_by_digest(self, digest: str) -> TokenRecord | None:
+        """The token (active or revoked) with this digest."""
+
+    @abc.abstractmethod
+    def list_tokens(self) -> list[TokenRecord]:
+        """Oldest first, revoked ones included."""
+
+    @abc.abstractmethod
+    def revoke_token(self, token_id_or_name: str) -> TokenRecord:
+        """Revoke the active token with this id or name; :class:`NotFound` if there is none."""
+
+    @abc.abstractmethod
+    def add_audit(self, record: AuditRecord) -> None: ...
+
+    @abc.abstractmethod
+    def list_audit(self, *, limit: int = 100, job_id: str = "") -> list[AuditRecord]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    def get_policy(self) -> str | None:
+        """The policy document (YAML text) last stored, or None."""
+
+    @abc.abstractmethod
+    def put_policy(self, text: str) -> None: ...
 
     @abc.abstractmethod
     def close(self) -> None: ...

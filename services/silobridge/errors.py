@@ -15,6 +15,7 @@ organisation: it names the problem, never a path, a traceback or a payload.
         ├── NotFound              -> HTTP 404, gRPC: NOT_FOUND
         ├── Conflict              -> HTTP 409, gRPC: ALREADY_EXISTS
         ├── PermissionDenied      -> HTTP 403, gRPC: PERMISSION_DENIED
+        ├── Unauthenticated       -> HTTP 401, gRPC: UNAUTHENTICATED (no or unknown credential)
         ├── CryptoError           (wrong key, overflow, fingerprint mismatch)
         └── ComponentError        (an algorithm failed on its data)
 """
@@ -102,6 +103,12 @@ class PermissionDenied(PermanentError):
     code = "permission_denied"
     http_status = 403
     grpc_status = "PERMISSION_DENIED"
+
+
+class Unauthenticated(PermanentError):
+    code = "unauthenticated"
+    http_status = 401
+    grpc_status = "UNAUTHENTICATED"
 
 
 class CryptoError(PermanentError):

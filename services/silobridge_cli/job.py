@@ -1,7 +1,8 @@
-"""``silobridge job submit|status|stop|list``: the flow REST API from the command line.
+"""``silobridge job submit|status|stop|list|pending|approve|refuse``: the flow REST API from the command line.
 
-The flow URL comes from ``--flow``, else ``SILOBRIDGE_FLOW_URL``, else http://127.0.0.1:9380.
-Errors print the API's message and exit 1.
+The flow URL comes from ``--flow``, else ``SILOBRIDGE_FLOW_URL``, else http://127.0.0.1:9380; the
+API token from ``--token``/``--token-file``, else ``SILOBRIDGE_TOKEN``/``SILOBRIDGE_TOKEN_FILE``
+(see :mod:`silobridge_cli.credentials`). Errors print the API's message and exit 1.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 import httpx
 
+from silobridge.errors import SilobridgeError
+from silobridge_cli import credentials
+
 DEFAULT_FLOW_URL = "http://127.0.0.1:9380"
 FINAL_STATES = ("SUCCEEDED", "FAILED", "STOPPED", "REFUSED")
 
@@ -29,14 +33,30 @@ def flow_url(args: argparse.Namespace) -> str:
 
 
 def add_flow_option(parser: argparse.ArgumentParser) -> None:
+    """``--flow`` and the credential options every API command takes."""
     parser.add_argument(
         "--flow", default=None, help=f"flow URL (env SILOBRIDGE_FLOW_URL, default {DEFAULT_FLOW_URL})"
     )
+    parser.add_argument("--token", default=None, help="API token (env SILOBRIDGE_TOKEN)")
+    parser.add_argument(
+        "--token-file", type=Path, default=None, help="file holding the API token (env SILOBRIDGE_TOKEN_FILE)"
+    )
+
+
+def token_headers(args: argparse.Namespace) -> dict[str, str]:
+    try:
+        secret = credentials.resolve(
+            flow_url(args), token=getattr(args, "token", None), token_file=getattr(args, "token_file", None)
+        )
+    except SilobridgeError as exc:
+        raise CliError(str(exc)) from None
+    return {"Authorization": f"Bearer {secret}"} if secret else {}
 
 
 def call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
     """One API request; the API's error message becomes a :class:`CliError`."""
     url = flow_url(args)
+    kwargs["headers"] = {**token_headers(args), **kwargs.get("headers", {})}
     try:
         with httpx.Client(base_url=url, timeout=getattr(args, "timeout", 60.0)) as client:
             response = client.request(method, path, **kwargs)
@@ -116,6 +136,27 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pending(args: argparse.Namespace) -> int:
+    for j in call(args, "GET", "/v1/approvals")["pending"]:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j["created"]))
+        print(
+            f"{j['job_id']:<28} from party {j['initiator']:<8} {j['role']:<8} {created}  {j['reason']}".rstrip()
+        )
+    return 0
+
+
+def _approve(args: argparse.Namespace) -> int:
+    job = call(args, "POST", f"/v1/jobs/{args.job_id}/approve")
+    print(f"job {job['job_id']}: {job['state']}")
+    return 0
+
+
+def _refuse(args: argparse.Namespace) -> int:
+    job = call(args, "POST", f"/v1/jobs/{args.job_id}/refuse", json={"reason": args.reason})
+    print(f"job {job['job_id']}: {job['state']} - {job['message']}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
     job = subparsers.add_parser("job", help="submit and follow federated jobs")
     sub = job.add_subparsers(dest="job_command", required=True)
@@ -144,3 +185,18 @@ def register(subparsers: Any) -> None:
     lst.add_argument("--limit", type=int, default=50)
     add_flow_option(lst)
     lst.set_defaults(func=run_cli(_list))
+
+    pending = sub.add_parser("pending", help="other parties' proposals held here for approval")
+    add_flow_option(pending)
+    pending.set_defaults(func=run_cli(_pending))
+
+    approve = sub.add_parser("approve", help="accept a held proposal")
+    approve.add_argument("job_id")
+    add_flow_option(approve)
+    approve.set_defaults(func=run_cli(_approve))
+
+    refuse = sub.add_parser("refuse", help="refuse a held proposal (the job ends REFUSED everywhere)")
+    refuse.add_argument("job_id")
+    refuse.add_argument("--reason", default="", help="told to the initiator")
+    add_flow_option(refuse)
+    refuse.set_defaults(func=run_cli(_refuse))

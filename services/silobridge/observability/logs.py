@@ -43,6 +43,9 @@ class JsonFormatter(logging.Formatter):
             "session",
             "var_name",
             "tag",
+            "actor",
+            "decision",
+            "reason",
         ):
             if hasattr(record, key):
                 out[key] = getattr(record, key)

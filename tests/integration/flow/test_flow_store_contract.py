@@ -10,8 +10,9 @@ import pytest
 from brokers import POSTGRES_URL
 
 from flow.sql_store import SqlJobStore
-from flow.store import JobRecord, MetricRecord, PartyRecord, TaskRecord
+from flow.store import AuditRecord, JobRecord, MetricRecord, PartyRecord, TaskRecord, TokenRecord
 from silobridge.errors import Conflict, NotFound
+
 
 def _postgres_store() -> SqlJobStore:
     return SqlJobStore(POSTGRES_URL, table_prefix=f"t{uuid.uuid4().hex[:10]}_")
@@ -113,3 +114,35 @@ def test_parties_tasks_metrics_models_and_seen_ids(store: SqlJobStore) -> None:
     store.remember_message("m1")
     store.remember_message("m1")
     assert store.message_seen("m1")
+
+
+def test_tokens_are_found_by_digest_and_revoked_by_id_or_name(store: SqlJobStore) -> None:
+    store.add_token(TokenRecord("tok_a", "alice", "admin", "d" * 64, 1.0))
+    store.add_token(TokenRecord("tok_b", "bob", "viewer", "e" * 64, 2.0))
+    with pytest.raises(Conflict, match="an active token named bob already exists"):
+        store.add_token(TokenRecord("tok_c", "bob", "operator", "f" * 64, 3.0))
+    assert store.token_by_digest("d" * 64) == TokenRecord("tok_a", "alice", "admin", "d" * 64, 1.0)
+    assert store.token_by_digest("0" * 64) is None
+    assert store.revoke_token("bob").revoked > 0
+    assert store.revoke_token("tok_a").name == "alice"
+    with pytest.raises(NotFound, match="no active token bob"):
+        store.revoke_token("bob")
+    store.add_token(TokenRecord("tok_c", "bob", "operator", "f" * 64, 3.0))  # the name is free again
+    assert [(t.token_id, t.revoked > 0) for t in store.list_tokens()] == [
+        ("tok_a", True),
+        ("tok_b", True),
+        ("tok_c", False),
+    ]
+
+
+def test_audit_is_newest_first_and_by_job_and_the_policy_is_replaced(store: SqlJobStore) -> None:
+    store.add_audit(AuditRecord(1.0, "policy", "refuse", "j1", 9999, "no rule"))
+    store.add_audit(AuditRecord(2.0, "ops", "approve", "j2", 9999))
+    store.add_audit(AuditRecord(3.0, "admin", "policy_set"))
+    assert [a.action for a in store.list_audit()] == ["policy_set", "approve", "refuse"]
+    assert store.list_audit(job_id="j1") == [AuditRecord(1.0, "policy", "refuse", "j1", 9999, "no rule")]
+    assert [a.action for a in store.list_audit(limit=1)] == ["policy_set"]
+    assert store.get_policy() is None
+    store.put_policy("default: deny\n")
+    store.put_policy("default: hold\n")
+    assert store.get_policy() == "default: hold\n"

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from flow import auth
 from flow.service import FlowService
 from flow.settings import FlowSettings
 from silobridge import topics
@@ -32,6 +33,8 @@ from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
 from silobridge.table import Table
 
 NODE = "n1"
+# A policy that lets every peer run every component on every table (tests of other behaviour).
+ALLOW_ALL = 'peers: {"*": {components: "*", tables: ["*"]}}'
 
 
 def table_meta(full: str, rows: int = 10) -> cluster_pb2.TableMeta:
@@ -50,6 +53,7 @@ class FakeParty:
         self.fail_first: dict[str, str] = {}  # task -> transient (retryable) failure of attempt 1
         self.hold: set[str] = set()  # tasks that stay RUNNING
         self.hold_first: set[str] = set()  # tasks whose attempt 1 stays RUNNING (its node dies)
+        self.summaries: dict[str, dict[str, float]] = {}  # task -> summary of its success
         self.commands: list[node_pb2.NodeCommand] = []
         self.cluster_requests: list[cluster_pb2.ClusterRequest] = []
         self.released: list[str] = []
@@ -159,7 +163,7 @@ class FakeParty:
             await self._event(run, node_pb2.TASK_STATE_FAILED, message=self.fail[run.task_name])
             return
         outputs = registry.get(run.component).outputs
-        ev: dict[str, Any] = {"summary": {"rows": 10.0}}
+        ev: dict[str, Any] = {"summary": self.summaries.get(run.task_name, {"rows": 10.0})}
         ev["output_tables"] = {
             o: node_pb2.TableRef(namespace=run.output_namespace, name=f"{run.task_name}_{o}")
             for o in outputs
@@ -236,6 +240,7 @@ class Cluster:
         self.flows: dict[int, FlowService] = {}
         self.router = FakeRouter(self.parties)
         self.clients: list[httpx.AsyncClient] = []
+        self.admin_tokens: dict[int, str] = {}
 
     async def add_party(self, party_id: int, tables: tuple[str, ...] = ()) -> FakeParty:
         party = FakeParty(party_id, tables)
@@ -257,7 +262,10 @@ class Cluster:
         values.update(overrides)
         return FlowSettings(**values)
 
-    async def start_flow(self, party_id: int, **overrides: Any) -> FlowService:
+    async def start_flow(
+        self, party_id: int, policy: str | None = ALLOW_ALL, **overrides: Any
+    ) -> FlowService:
+        """Start a party's flow; ``policy`` (default: allow every peer everything) is stored first."""
         metrics = ServiceMetrics("flow", party_id)
         flow = FlowService(
             self.settings(party_id, **overrides),
@@ -265,15 +273,29 @@ class Cluster:
             metrics,
         )
         await flow.start()
+        if policy is not None and flow.settings.policy_file is None:
+            flow.coordinator.governance.set_policy(policy, "test")
+        if flow.bootstrap_token_file is not None:
+            self.admin_tokens[party_id] = flow.bootstrap_token_file.read_text().strip()
         self.flows[party_id] = flow
         return flow
+
+    def token(self, party_id: int, role: str, name: str = "") -> str:
+        """A new API token of ``role`` at a party's flow."""
+        secret, _ = auth.issue(self.flows[party_id].store, name or f"test-{role}-{len(self.clients)}", role)
+        return secret
 
     async def stop_flow(self, party_id: int) -> None:
         await self.flows.pop(party_id).stop()
 
-    def client(self, party_id: int) -> httpx.AsyncClient:
+    def client(self, party_id: int, token: str | None = "admin") -> httpx.AsyncClient:
+        """An API client of a party's flow: with its admin token, another ``token``, or none."""
+        secret = self.admin_tokens[party_id] if token == "admin" else token
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.flows[party_id].app), base_url="http://flow"
+            transport=httpx.ASGITransport(app=self.flows[party_id].app),
+            base_url="http://flow",
+            headers=headers,
         )  # type: ignore[arg-type]
         self.clients.append(client)
         return client

@@ -193,7 +193,10 @@ async def test_api_is_mounted_beside_health_and_metrics(solo: Cluster) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://flow") as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"
         assert (await client.get("/readyz")).status_code == 200
-        assert (await client.post("/v1/jobs", content=SOLO_JOB.format(job_id="m1"))).status_code == 201
+        job = SOLO_JOB.format(job_id="m1")
+        assert (await client.post("/v1/jobs", content=job)).status_code == 401
+        auth = {"Authorization": f"Bearer {solo.admin_tokens[9999]}"}
+        assert (await client.post("/v1/jobs", content=job, headers=auth)).status_code == 201
         assert "/v1/jobs/{job_id}" in (await client.get("/openapi.json")).json()["paths"]
         assert "swagger" in (await client.get("/docs")).text.lower()
         assert "silobridge board" in (await client.get("/board")).text
@@ -204,4 +207,7 @@ async def test_api_is_mounted_beside_health_and_metrics(solo: Cluster) -> None:
     assert "silobridge_flow_running_jobs 0.0" in text
     assert (
         'silobridge_flow_api_request_seconds_count{method="POST",route="/v1/jobs",status="201"} 1.0' in text
+    )
+    assert (
+        'silobridge_flow_api_request_seconds_count{method="POST",route="/v1/jobs",status="401"} 1.0' in text
     )

@@ -69,7 +69,7 @@ async def run_cli(*argv: str) -> int:
     return await asyncio.to_thread(cli_main, list(argv))
 
 
-async def test_cli_submit_wait_status_list_stop_and_data(two: Cluster, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+async def test_cli_submit_wait_status_list_stop_and_data(two: Cluster, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     flow = two.flows[GUEST]
     server = HttpServer(make_app("flow", flow.metrics.registry, flow.ready, flow.routes()), "127.0.0.1", 0)
     await server.start()
@@ -77,6 +77,11 @@ async def test_cli_submit_wait_status_list_stop_and_data(two: Cluster, tmp_path,
         url = server.url
         job = tmp_path / "job.yaml"
         job.write_text(two_party_job("cli_1"))
+        assert await run_cli("job", "submit", "-f", str(job), "--flow", url) == 1
+        assert capsys.readouterr().err.strip() == (
+            "error: missing bearer token (Authorization: Bearer <token>)"
+        )
+        monkeypatch.setenv("SILOBRIDGE_TOKEN", two.admin_tokens[GUEST])
         assert await run_cli("job", "submit", "-f", str(job), "--wait", "--flow", url, "--poll", "0.05") == 0
         out = capsys.readouterr().out
         assert out.splitlines()[0] == "cli_1"

@@ -5,6 +5,10 @@ Guest 9999, host 10000 and arbiter 10001 each run as their own OS process
 flow, submits ``reader -> psi -> hetero_lr -> evaluation`` at the guest, shows progress per
 epoch, and prints the AUC beside a centralised plaintext scikit-learn baseline on the same
 intersected rows. Results go to ``demo-results/``.
+
+The parties are authenticated like any others: the driver uses the admin token each flow wrote
+into its data dir on first start, and installs at the host and the arbiter a policy that lets the
+guest run exactly the demo job (:func:`silobridge_cli.policies.policy_for_job`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import yaml
 from silobridge import pki
 from silobridge.errors import InvalidInput, PermanentError, RequestTimeout
 from silobridge_cli import demo_data
+from silobridge_cli.credentials import auth_headers, remember_bootstrap
+from silobridge_cli.policies import initiator_of, install_policy, policy_for_job
 
 FINAL = {"SUCCEEDED", "FAILED", "STOPPED", "REFUSED"}
 
@@ -122,6 +128,14 @@ class DemoParties:
                     raise RequestTimeout(f"party {p.party_id} not ready in {timeout_s:.0f}s:\n{p.log_tail()}")
                 time.sleep(0.2)
             p.urls = json.loads(p.ready_file.read_text())
+            remember_bootstrap(p.urls["flow"], self.run_dir / f"party-{p.party_id}" / "flow", p.party_id)
+
+    def allow(self, job: dict[str, Any]) -> None:
+        """Install at every other party a policy that lets the initiator run exactly ``job``."""
+        initiator = initiator_of(job, self.parties["guest"])
+        for p in self.procs.values():
+            if p.party_id != initiator:
+                install_policy(p.urls["flow"], policy_for_job(job, p.party_id, initiator))
 
     def flow(self, role: str) -> str:
         return self.procs[self.parties[role]].urls["flow"]
@@ -154,7 +168,15 @@ def upload(flow_url: str, csv: bytes, *, namespace: str, name: str, label_column
     params = {"namespace": namespace, "name": name, "id_column": "id", "partitions": "2"}
     if label_column:
         params["label_column"] = label_column
-    _check(httpx.post(f"{flow_url}/v1/data/upload", params=params, content=csv, timeout=300))
+    _check(
+        httpx.post(
+            f"{flow_url}/v1/data/upload",
+            params=params,
+            content=csv,
+            headers=auth_headers(flow_url),
+            timeout=300,
+        )
+    )
 
 
 def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -> dict[str, Any]:
@@ -163,7 +185,7 @@ def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -
     shown_steps: set[int] = set()
     deadline = time.monotonic() + timeout_s
     while True:
-        job = _check(httpx.get(f"{flow_url}/v1/jobs/{job_id}", timeout=30))
+        job = _check(httpx.get(f"{flow_url}/v1/jobs/{job_id}", headers=auth_headers(flow_url), timeout=30))
         for t in job["tasks"]:
             key = (t["party_id"], t["name"])
             if seen.get(key) != t["state"]:
@@ -175,7 +197,11 @@ def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -
                 and t["party_id"] == job["party_id"]
                 and "loss" in t.get("metrics", {})
             ):
-                series = httpx.get(f"{flow_url}/v1/jobs/{job_id}/tasks/{t['name']}/metrics", timeout=30)
+                series = httpx.get(
+                    f"{flow_url}/v1/jobs/{job_id}/tasks/{t['name']}/metrics",
+                    headers=auth_headers(flow_url),
+                    timeout=30,
+                )
                 for point in (
                     series.json().get("metrics", {}).get("loss", []) if series.status_code == 200 else []
                 ):
@@ -227,12 +253,13 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
         )
         upload(parties.flow("guest"), split.guest_csv, namespace="demo", name="guest", label_column="y")
         upload(parties.flow("host"), split.host_csv, namespace="demo", name="host")
+        parties.allow(config["job"])
         job_yaml = yaml.safe_dump(config["job"], sort_keys=False)
         submitted = _check(
             httpx.post(
                 f"{parties.flow('guest')}/v1/jobs",
                 content=job_yaml,
-                headers={"content-type": "application/yaml"},
+                headers={"content-type": "application/yaml", **auth_headers(parties.flow("guest"))},
                 timeout=60,
             )
         )
@@ -282,17 +309,21 @@ def _save_artifacts(parties: DemoParties, job_id: str, job: dict[str, Any], out_
         pid = parties.parties[role]
         for t in job["tasks"]:
             if t["party_id"] == pid:
-                resp = httpx.get(f"{flow}/v1/jobs/{job_id}/tasks/{t['name']}/metrics", timeout=30)
+                resp = httpx.get(
+                    f"{flow}/v1/jobs/{job_id}/tasks/{t['name']}/metrics",
+                    headers=auth_headers(flow),
+                    timeout=30,
+                )
                 if resp.status_code == 200 and resp.json().get("metrics"):
                     (metrics_dir / f"{role}-{pid}-{t['name']}.json").write_text(
                         json.dumps(resp.json(), indent=2)
                     )
-        resp = httpx.get(f"{flow}/v1/jobs/{job_id}/models", timeout=30)
+        resp = httpx.get(f"{flow}/v1/jobs/{job_id}/models", headers=auth_headers(flow), timeout=30)
         if resp.status_code != 200:
             continue
         for model in resp.json().get("models", []):
             task = model.get("task") or model.get("task_name")
-            data = httpx.get(f"{flow}/v1/jobs/{job_id}/models/{task}", timeout=30)
+            data = httpx.get(f"{flow}/v1/jobs/{job_id}/models/{task}", headers=auth_headers(flow), timeout=30)
             if data.status_code == 200:
                 (models_dir / f"{role}-{pid}-{task}.pb").write_bytes(data.content)
 

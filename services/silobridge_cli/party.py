@@ -20,6 +20,7 @@ from silobridge.config import CommonSettings, load_settings
 from silobridge.observability.logs import configure_logging
 from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
 from silobridge.service import ExitCode, Service, ServiceHost
+from silobridge_cli.credentials import remember_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class SingleProcessParty:
         for name, service in self._build():
             self.services[name] = host = ServiceHost(service)  # stopped by stop() even if start fails
             await host.start()
+        # Drivers in this process (the e2e tests, notebooks) reach this flow with its admin token.
+        remember_bootstrap(self.flow_url, self.config.data_dir / "flow", self.config.party_id)
         log.info("party %s ready: flow at %s", self.config.party_id, self.flow_url)
 
     @property

@@ -13,6 +13,7 @@ from jobs import vertical_job
 from parties import InProcessParties
 
 from silobridge_cli import demo_data
+from silobridge_cli.credentials import auth_headers
 
 FINAL = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "REFUSED"})
 ROLES = ("guest", "host", "arbiter")
@@ -49,7 +50,12 @@ def job_reading(guest_table: str, host_table: str, **hetero_lr: Any) -> dict[str
 
 
 def post_job(flow_url: str, job: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{flow_url}/v1/jobs", content=yaml.safe_dump(job, sort_keys=False), timeout=30)
+    return httpx.post(
+        f"{flow_url}/v1/jobs",
+        content=yaml.safe_dump(job, sort_keys=False),
+        headers=auth_headers(flow_url),
+        timeout=30,
+    )
 
 
 def submit(flow_url: str, job: dict[str, Any]) -> str:
@@ -67,7 +73,8 @@ def wait_everywhere(parties: InProcessParties, job_id: str, timeout_s: float = 6
         for role in ROLES:
             if role in views and views[role].state in FINAL:
                 continue
-            resp = httpx.get(f"{parties.flow(role)}/v1/jobs/{job_id}", timeout=30)
+            url = parties.flow(role)
+            resp = httpx.get(f"{url}/v1/jobs/{job_id}", headers=auth_headers(url), timeout=30)
             if resp.status_code == 404:  # the proposal has not reached this party yet
                 views[role] = PartyView(role, "UNKNOWN", resp.text, [])
                 continue
@@ -85,6 +92,8 @@ def wait_everywhere(parties: InProcessParties, job_id: str, timeout_s: float = 6
 
 
 def table_names(flow_url: str) -> set[str]:
-    resp = httpx.get(f"{flow_url}/v1/tables", params={"namespace": NAMESPACE}, timeout=30)
+    resp = httpx.get(
+        f"{flow_url}/v1/tables", params={"namespace": NAMESPACE}, headers=auth_headers(flow_url), timeout=30
+    )
     resp.raise_for_status()
     return {t["name"] for t in resp.json()["tables"]}

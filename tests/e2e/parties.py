@@ -1,5 +1,9 @@
 """Three single-process parties in one test process, each on its own memory bus, talking
-through their routers over mutual TLS on loopback; every envelope leaving a party is tapped."""
+through their routers over mutual TLS on loopback; every envelope leaving a party is tapped.
+
+Each flow is authenticated: the helpers (``jobs``, ``silobridge_cli.demo.upload``) find its admin
+token by URL, and every party starts with a policy that lets any peer run anything (tests of the
+policy itself replace it)."""
 
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ import yaml
 from silobridge import pki, topics
 from silobridge.bus.base import Message
 from silobridge.federation.v1 import envelope_pb2
+from silobridge_cli import credentials
 from silobridge_cli.demo import free_port
 from silobridge_cli.party import PartyConfig, SingleProcessParty
+from silobridge_cli.policies import ALLOW_ALL, install_policy
 
 ROLES = {"guest": 9999, "host": 10000, "arbiter": 10001}
 
@@ -87,6 +93,8 @@ class InProcessParties:
         for pid, party in self.parties.items():
             self.run(party.start())
             self.run(party.bus.subscribe(topics.ROUTER_OUTBOUND, self._tap(pid), group="test-wire-tap"))
+        for party in self.parties.values():  # tests of other behaviour: every peer may run anything
+            install_policy(party.flow_url, ALLOW_ALL)
 
     def _tap(self, pid: int) -> Any:
         async def record(msg: Message) -> None:
@@ -98,6 +106,10 @@ class InProcessParties:
 
     def flow(self, role: str) -> str:
         return self.parties[self.roles[role]].flow_url
+
+    def token(self, role: str) -> str | None:
+        """The admin token of a party's flow."""
+        return credentials.resolve(self.flow(role))
 
     def service_urls(self) -> dict[str, str]:
         return {

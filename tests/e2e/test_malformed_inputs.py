@@ -19,6 +19,7 @@ from malformed_support import (
 )
 from parties import InProcessParties
 
+from silobridge_cli.credentials import auth_headers
 from silobridge_cli.demo import upload
 
 pytestmark = [pytest.mark.slow]
@@ -64,6 +65,7 @@ def test_non_numeric_feature_is_refused_at_upload(parties: InProcessParties) -> 
         f"{parties.flow('host')}/v1/data/upload",
         params={"namespace": NAMESPACE, "name": "nonnum_host", "id_column": "id", "partitions": "2"},
         content=bad,
+        headers=auth_headers(parties.flow("host")),
         timeout=60,
     )
     assert resp.status_code == 400, resp.text
@@ -91,7 +93,8 @@ def test_job_on_a_never_stored_guest_table_is_rejected_at_submit(parties: InProc
     assert resp.status_code == 400, resp.text
     assert f"table {NAMESPACE}.nostore2_guest not found at party 9999" in resp.json()["error"]["message"]
     for role in ROLES:  # nothing was proposed: no party holds a job left waiting
-        assert httpx.get(f"{parties.flow(role)}/v1/jobs/{job['job_id']}").status_code == 404, role
+        url = parties.flow(role)
+        assert httpx.get(f"{url}/v1/jobs/{job['job_id']}", headers=auth_headers(url)).status_code == 404, role
 
 
 def test_empty_intersection_fails_the_job_everywhere(parties: InProcessParties) -> None:

@@ -13,6 +13,7 @@ from parties import InProcessParties
 
 from silobridge.federation.v1 import envelope_pb2, values_pb2
 from silobridge_cli import demo_data
+from silobridge_cli.credentials import auth_headers
 from silobridge_cli.demo import upload
 
 pytestmark = [pytest.mark.slow]
@@ -69,7 +70,8 @@ def test_job_reaches_the_centralised_baseline(
 def test_every_party_sees_the_job_succeed(parties: InProcessParties, trained: tuple) -> None:
     job_id = trained[0]["job_id"]
     for role in ("guest", "host", "arbiter"):
-        detail = httpx.get(f"{parties.flow(role)}/v1/jobs/{job_id}").json()
+        url = parties.flow(role)
+        detail = httpx.get(f"{url}/v1/jobs/{job_id}", headers=auth_headers(url)).json()
         assert detail["state"] == "SUCCEEDED", (role, detail["message"])
 
 

@@ -23,6 +23,7 @@ RABBITMQ_IMAGE = "rabbitmq:3.13-management"
 POSTGRES_IMAGE = "postgres:16"
 BUNDLED_BROKER_HOST = "rabbitmq"
 BUNDLED_DB_HOST = "postgres"
+LOOPBACK = "127.0.0.1"
 
 
 def fixed_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
@@ -154,7 +155,9 @@ def compose_project(spec: ClusterSpec, out_dir: Path) -> dict[str, Any]:
         services[name] = service(svc.NODE_MANAGER, name, node_index=i, deps=node_depends, mounts=[])
     flow_port = fixed_port(spec, svc.FLOW)
     services[svc.FLOW.name] = service(svc.FLOW, svc.FLOW.name, deps=flow_depends, mounts=[routes_mount])
-    services[svc.FLOW.name]["ports"] = [f"{flow_port}:{flow_port}"]
+    # Published on the host's loopback only, unless cluster.yaml asks for flow.expose.
+    bind = "" if spec.section("flow")["expose"] else f"{LOOPBACK}:"
+    services[svc.FLOW.name]["ports"] = [f"{bind}{flow_port}:{flow_port}"]
     return {"name": spec.name, "services": services, "volumes": volumes}
 
 

@@ -56,7 +56,11 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
         },
         "storageClass": "",
         "ray": {"address": ray["address"], "head": ray["head"], "port": ray["port"]},
-        "flow": {"httpPort": fixed_port(spec, svc.FLOW), "storage": "1Gi"},
+        "flow": {
+            "httpPort": fixed_port(spec, svc.FLOW),
+            "storage": "1Gi",
+            "expose": bool(spec.section("flow")["expose"]),
+        },
         "observability": {
             "metrics": obs["metrics"],
             "serviceMonitor": obs["service_monitor"],

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from silobridge.errors import InvalidInput, NotFound, PermanentError
+from silobridge_cli import credentials
 
 STATE_FILE = "cluster-state.json"
 LOG_DIR = "logs"
@@ -243,7 +244,23 @@ def launch(
         raise
     if wait:
         cluster.wait_ready(ready_timeout_s)
+        _remember_flow_token(cluster, processes)
     return cluster
+
+
+def _remember_flow_token(cluster: LocalCluster, processes: list[dict[str, Any]]) -> None:
+    """Let drivers in this process reach the started flow with its admin token (bootstrap file)."""
+    for spec in processes:
+        url = cluster.urls.get(spec["name"])
+        if spec.get("service") != "flow" or url is None:
+            continue
+        env = spec["env"]
+        if env.get("SILOBRIDGE_ADMIN_TOKEN_FILE"):
+            credentials.remember(
+                url, credentials.read_token_file(Path(env["SILOBRIDGE_ADMIN_TOKEN_FILE"])), cluster.party_id
+            )
+        elif env.get("SILOBRIDGE_DATA_DIR"):
+            credentials.remember_bootstrap(url, Path(env["SILOBRIDGE_DATA_DIR"]), cluster.party_id)
 
 
 def _resolve_argv(argv: list[str]) -> list[str]:

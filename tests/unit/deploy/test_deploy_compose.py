@@ -76,7 +76,7 @@ def test_service_specific_environment(tmp_path: Path) -> None:
     assert {n["SILOBRIDGE_COMPUTE_BACKEND"] for n in nodes} == {"ray"}
     assert {n["SILOBRIDGE_COMPUTE_WORKERS"] for n in nodes} == {"4"}
     assert {n["SILOBRIDGE_RAY_ADDRESS"] for n in nodes} == {"ray-head:6379"}
-    assert services["flow"]["ports"] == ["9380:9380"]
+    assert services["flow"]["ports"] == ["127.0.0.1:9380:9380"]  # flow: this host's loopback only
     # the route table written beside the compose file is the one mounted
     table = yaml.safe_load((tmp_path / "routes.yaml").read_text())
     assert table == {
@@ -115,3 +115,11 @@ def test_port_zero_becomes_a_fixed_port_in_containers(tmp_path: Path) -> None:
     assert services["cluster-manager"]["environment"]["SILOBRIDGE_HTTP_PORT"] == "9372"
     assert services["node-manager-1"]["environment"]["SILOBRIDGE_HTTP_PORT"] == "9373"
     assert services["rollsite-router"]["environment"]["SILOBRIDGE_LISTEN_HOST"] == "0.0.0.0"
+
+
+def test_flow_is_published_beyond_loopback_only_when_cluster_yaml_asks(tmp_path: Path) -> None:
+    default = rendered(parse_cluster(minimal()), tmp_path / "default")["services"]
+    exposed = rendered(parse_cluster(minimal(flow={"expose": True})), tmp_path / "exposed")["services"]
+    assert default["flow"]["ports"] == ["127.0.0.1:9380:9380"]
+    assert exposed["flow"]["ports"] == ["9380:9380"]
+    assert default["rollsite-router"]["ports"] == exposed["rollsite-router"]["ports"] == ["9370:9370"]

@@ -108,15 +108,22 @@ def test_chart_sets_the_same_variables_as_compose(service: svc.ServiceDef, tmp_p
 def test_networkpolicy_opens_only_the_router_grpc_port() -> None:
     text = (CHART / "templates" / "networkpolicy.yaml").read_text()
     docs = text.split("\n---\n")
-    assert len(docs) == 2
-    namespace_only, router_public = docs
+    assert len(docs) == 3
+    namespace_only, router_public, flow_exposed = docs
+    assert "{{- if .Values.flow.expose }}" in router_public  # the third only with flow.expose
+    assert '"component" "flow"' in flow_exposed and "{port: http}" in flow_exposed
     assert "podSelector: {}" in namespace_only  # same-namespace peers only
     assert '"component" "router"' in router_public
     assert "{port: grpc}" in router_public
-    assert "from:" not in router_public  # any source, but only that port
+    assert "from:" not in router_public.split("{{- if")[0]  # any source, but only that port
 
 
 def test_in_process_bus_is_refused() -> None:
     spec = parse_cluster(minimal(bus={"url": "memory://party"}))
     with pytest.raises(InvalidInput, match=r"bus\.url: memory://party is an in-process bus"):
         helm_values(spec)
+
+
+def test_flow_expose_reaches_the_values_only_when_asked() -> None:
+    assert helm_values(parse_cluster(minimal()))["flow"]["expose"] is False
+    assert helm_values(parse_cluster(minimal(flow={"expose": True})))["flow"]["expose"] is True

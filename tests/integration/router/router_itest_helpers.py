@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rollsite_router.routes import RouteTable
 from rollsite_router.service import RouterService
@@ -69,3 +71,19 @@ def mesh(*parties: Party) -> None:
     for p in parties:
         others = {q.party_id: ("127.0.0.1", q.service.port) for q in parties if q is not p}
         p.service.set_route_table(RouteTable.build(p.party_id, others))
+
+
+def router_process_env(
+    pki_dir: Path, tmp_path: Path, party: int, peer: int, peer_port: int = 9
+) -> dict[str, str]:
+    """The environment of a router process of ``party`` with one route, to ``peer``."""
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(f"self: {party}\nroutes:\n  {peer}: {{host: 127.0.0.1, port: {peer_port}}}\n")
+    return {
+        **os.environ,
+        "SILOBRIDGE_PARTY_ID": str(party),
+        "SILOBRIDGE_CERT_DIR": str(pki_dir),
+        "SILOBRIDGE_ROUTE_TABLE": str(routes),
+        "SILOBRIDGE_BUS_URL": "memory://router-test",
+        "SILOBRIDGE_DATA_DIR": str(tmp_path / "data"),
+    }

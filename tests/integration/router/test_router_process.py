@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import sys
 
 import pytest
-from router_itest_helpers import A
+from router_itest_helpers import A, B, router_process_env
 
 from rollsite_router.__main__ import main
 from silobridge.service import ExitCode
@@ -28,16 +27,7 @@ def restore_logging():
 
 @pytest.mark.multiprocess
 async def test_process_serves_and_exits_zero_on_sigterm(pki_dir, tmp_path):
-    routes = tmp_path / "routes.yaml"
-    routes.write_text(f"self: {A}\nroutes:\n  10000: {{host: 127.0.0.1, port: 9}}\n")
-    env = {
-        **os.environ,
-        "SILOBRIDGE_PARTY_ID": str(A),
-        "SILOBRIDGE_CERT_DIR": str(pki_dir),
-        "SILOBRIDGE_ROUTE_TABLE": str(routes),
-        "SILOBRIDGE_BUS_URL": "memory://router-test",
-        "SILOBRIDGE_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = router_process_env(pki_dir, tmp_path, A, B)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rollsite_router", env=env, stderr=asyncio.subprocess.PIPE
     )

@@ -10,7 +10,7 @@
 #
 # RabbitMQ and PostgreSQL come from Debian's packages, installed when missing and the user is
 # root. Pulsar's jars come from Maven Central (deploy/dev/pulsar/pom.xml) into a cache outside
-# the repository; the first fetch takes about a minute. Settings (environment):
+# the repository; the first fetch takes about 30 s. Settings (environment):
 #   SILOBRIDGE_CACHE_DIR         cache and data folder (default ~/.cache/silobridge)
 #   SILOBRIDGE_PULSAR_PORT       broker port (6650)     SILOBRIDGE_PULSAR_HTTP_PORT  admin port (8080)
 #   SILOBRIDGE_PULSAR_VERSION    org.apache.pulsar:pulsar-broker version (the pom's default)
@@ -110,7 +110,7 @@ pulsar_fetch() {
   [ -f "$PULSAR_HOME/.complete" ] && return 0
   command -v java >/dev/null || { say "pulsar: needs Java 17 (apt-get install openjdk-17-jre-headless)"; return 1; }
   command -v mvn >/dev/null || apt_install maven || return 1
-  say "pulsar: fetching org.apache.pulsar:pulsar-broker:$PULSAR_VERSION from Maven Central (about a minute, once)"
+  say "pulsar: fetching org.apache.pulsar:pulsar-broker:$PULSAR_VERSION from Maven Central (once; about 30 s)"
   rm -rf "$PULSAR_HOME" && mkdir -p "$PULSAR_HOME"
   (cd "$HERE/pulsar" && mvn -q -B -s settings.xml -Dpulsar.version="$PULSAR_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PULSAR_HOME/lib") \

@@ -18,14 +18,20 @@ TOKEN_FILE_ENV = "SILOBRIDGE_TOKEN_FILE"
 BOOTSTRAP_FILE = "admin.token"  # flow.auth.BOOTSTRAP_FILE, in flow's data dir
 
 _BY_URL: dict[str, str] = {}
-_BY_PARTY: dict[int, str] = {}
+_PARTY_OF: dict[str, int] = {}
 
 
 def remember(flow_url: str, token: str, party_id: int | None = None) -> None:
     """A flow started by this process, with its admin token."""
     _BY_URL[flow_url.rstrip("/")] = token
     if party_id is not None:
-        _BY_PARTY[party_id] = flow_url.rstrip("/")
+        _PARTY_OF[flow_url.rstrip("/")] = party_id
+
+
+def forget(flow_url: str) -> None:
+    """The flow was stopped."""
+    _BY_URL.pop(flow_url.rstrip("/"), None)
+    _PARTY_OF.pop(flow_url.rstrip("/"), None)
 
 
 def remember_bootstrap(flow_url: str, flow_data_dir: Path, party_id: int | None = None) -> str | None:
@@ -38,9 +44,9 @@ def remember_bootstrap(flow_url: str, flow_data_dir: Path, party_id: int | None 
     return token
 
 
-def known_flows() -> dict[int, str]:
-    """Party id -> flow URL of the flows this process started."""
-    return dict(_BY_PARTY)
+def known_flows() -> dict[str, int]:
+    """Flow URL -> party id of every flow this process started (several may share a party id)."""
+    return dict(_PARTY_OF)
 
 
 def read_token_file(path: Path) -> str:

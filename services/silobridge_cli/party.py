@@ -20,7 +20,7 @@ from silobridge.config import CommonSettings, load_settings
 from silobridge.observability.logs import configure_logging
 from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
 from silobridge.service import ExitCode, Service, ServiceHost
-from silobridge_cli.credentials import remember_bootstrap
+from silobridge_cli.credentials import forget, remember_bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,8 @@ class SingleProcessParty:
         return self.services["flow"].url
 
     async def stop(self) -> None:
+        if "flow" in self.services:
+            forget(self.flow_url)
         for name in reversed(list(self.services)):
             await self.services[name].stop()
         self.services.clear()

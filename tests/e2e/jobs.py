@@ -30,7 +30,7 @@ def allow_everywhere(job: dict[str, Any]) -> None:
     """Give every other party of ``job`` started in this process (in-process parties, ``launch``)
     a policy that lets any peer run anything, once per flow: the tests of other behaviour then run
     as before authentication and policies existed."""
-    for pid, url in credentials.known_flows().items():
+    for url, pid in credentials.known_flows().items():
         if url not in _ALLOWED and any(pid in ids for ids in job["parties"].values()):
             install_policy(url, ALLOW_ALL)
             _ALLOWED.add(url)

@@ -156,6 +156,8 @@ class LocalCluster:
 
         Returns name -> exit code (None when the process was not our child, or had already gone).
         """
+        for url in self.urls.values():
+            credentials.forget(url)
         running = [r for r in reversed(self.records) if self.alive(r)]
         for r in running:
             with contextlib.suppress(ProcessLookupError):

@@ -61,7 +61,10 @@ class RpcClient:
         self._pending[cid] = fut
         try:
             await self._bus.publish(topic, body, headers={REPLY_TO: self._reply_topic, CORRELATION_ID: cid})
-            return await asyncio.wait_for(fut, timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation that arrives in
+            # the loop turn the reply does, so a stopping service's loop would carry on.
+            async with asyncio.timeout(timeout):
+                return await fut
         except TimeoutError as exc:
             raise RequestTimeout(f"no reply on {topic} within {timeout:.1f}s") from exc
         finally:

@@ -94,6 +94,7 @@ class NodeManagerService(Service):
             make_compute=self._make_compute,
             default_timeout_s=self.settings.task_default_timeout_s,
             output_partitions=self.settings.default_partitions,
+            limits=self.settings.disclosure_limits,
         )
         await self.cluster.start()
         self._subs.append(

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from silobridge.config import CommonSettings
+from silobridge.disclosure import DEFAULT_MIN_AGGREGATION_ROWS, DisclosureLimits
 
 
 def default_node_id(hostname: str, party_id: object) -> str:
@@ -35,6 +36,11 @@ class NodeManagerSettings(CommonSettings):
         4, ge=1, le=1024, description="Partitions of a stored table that asks for none"
     )
     rpc_timeout_s: float = Field(5.0, gt=0, description="How long to wait for the cluster-manager to answer")
+    min_aggregation_rows: int = Field(
+        DEFAULT_MIN_AGGREGATION_ROWS,
+        ge=1,
+        description="k: no value computed from another party's rows covers fewer rows (jobs cannot lower it)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -43,6 +49,10 @@ class NodeManagerSettings(CommonSettings):
             party = data.get("party_id", cls.model_fields["party_id"].default)
             data = {**data, "node_id": default_node_id(socket.gethostname(), party)}
         return data
+
+    @property
+    def disclosure_limits(self) -> DisclosureLimits:
+        return DisclosureLimits(min_rows=self.min_aggregation_rows)
 
     @field_validator("node_id")
     @classmethod

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -36,6 +36,7 @@ from silobridge import components, topics
 from silobridge.bus.base import MAX_MESSAGE_BYTES, Bus
 from silobridge.components.registry import RoleFn, TaskResult
 from silobridge.compute.base import ComputeBackend
+from silobridge.disclosure import DisclosureLimits
 from silobridge.errors import (
     InvalidInput,
     PayloadTooLarge,
@@ -83,6 +84,7 @@ class TaskEnv:
     make_compute: Callable[[], ComputeBackend]
     default_timeout_s: float
     output_partitions: int
+    limits: DisclosureLimits = field(default_factory=DisclosureLimits)
 
 
 def _ignore_outcome(fut: asyncio.Future[TaskResult]) -> None:
@@ -242,6 +244,7 @@ class TaskRun:
                 inputs=inputs,
                 input_models=models,
                 attempt=cmd.attempt,
+                limits=self.env.limits,
                 metric_sink=self.reporter.metric_sink,
                 progress_sink=self.reporter.progress_sink,
             )

@@ -18,6 +18,7 @@ organisation: it names the problem, never a path, a traceback or a payload.
         ├── Unauthenticated       -> HTTP 401, gRPC: UNAUTHENTICATED (no or unknown credential)
         ├── CryptoError           (wrong key, overflow, fingerprint mismatch)
         └── ComponentError        (an algorithm failed on its data)
+            └── DisclosureRefused (a party's disclosure limit: too few rows, an undeclared decryption)
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ class CryptoError(PermanentError):
 
 class ComponentError(PermanentError):
     code = "component_failed"
+
+
+class DisclosureRefused(ComponentError):
+    """A component would release more than this party allows; no job parameter lifts it."""
+
+    code = "disclosure_refused"
 
 
 def disposition_for(exc: BaseException) -> Disposition:

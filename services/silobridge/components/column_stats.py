@@ -1,7 +1,9 @@
 """``column_stats``: a federated column statistic; only aggregates cross parties.
 
 Every data party computes its row count and per-column means; hosts send those aggregates
-(never rows) to the guest, which reports how many columns and rows the federation holds.
+(never rows) to the guest, which reports how many columns and rows the federation holds. A host
+refuses to send means of fewer rows than its minimum aggregation size *k*: the "mean" of one row
+is that row.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import numpy as np
 
 from silobridge.components.registry import ComponentDef, Params, TaskResult, register
 from silobridge.federation.context import TaskContext
+from silobridge.ml.checks import min_rows
+from silobridge.ml.protocol import guarded, recv_all_checked
 
 
 class ColumnStatsParams(Params):
@@ -24,14 +28,15 @@ def _aggregates(ctx: TaskContext) -> dict[str, Any]:
 
 
 def _host(ctx: TaskContext) -> TaskResult:
+    min_rows(ctx, ctx.input("data").rows, f"column statistics of host {ctx.party_id}")
     agg = _aggregates(ctx)
-    ctx.send("guest", "column_stats", agg)
+    ctx.send("guest", "column_stats", agg, tag="stats")
     return TaskResult(summary={"rows": float(agg["rows"])})
 
 
 def _guest(ctx: TaskContext) -> TaskResult:
     own = _aggregates(ctx)
-    hosts: list[dict[str, Any]] = ctx.recv_all("host", "column_stats")
+    hosts: list[dict[str, Any]] = recv_all_checked(ctx, "host", "column_stats", "stats")
     columns = int(own["columns"]) + sum(int(h["columns"]) for h in hosts)
     rows = [int(own["rows"])] + [int(h["rows"]) for h in hosts]
     means: np.ndarray = np.concatenate([own["means"], *(h["means"] for h in hosts)])
@@ -45,7 +50,7 @@ def _guest(ctx: TaskContext) -> TaskResult:
 COMPONENT = register(
     ComponentDef(
         name="column_stats",
-        roles={"guest": _guest, "host": _host},
+        roles={"guest": guarded(_guest), "host": guarded(_host)},
         params=ColumnStatsParams,
         outputs=("model",),
         description="Per-party row counts and column means, aggregated at the guest.",

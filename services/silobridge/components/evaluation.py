@@ -1,7 +1,8 @@
 """``evaluation`` (guest only): binary-classification metrics of a scored table.
 
 The input is the guest's ``predictions`` table (label + a ``score`` column), so nothing crosses
-a party boundary.
+a party boundary. The scores are computed from the hosts' rows, so the metrics are refused over
+fewer rows than the guest's minimum aggregation size *k*.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from silobridge.components.registry import ComponentDef, Params, TaskResult, reg
 from silobridge.errors import ComponentError
 from silobridge.federation.context import TaskContext
 from silobridge.ml import metrics
-from silobridge.ml.checks import binary_label
+from silobridge.ml.checks import binary_label, min_rows
 
 
 class EvaluationParams(Params):
@@ -24,6 +25,7 @@ class EvaluationParams(Params):
 def _guest(ctx: TaskContext) -> TaskResult:
     table = ctx.input("data")
     y = binary_label(table, ctx)
+    min_rows(ctx, table.rows, "evaluation metrics")
     column = ctx.param("score_column", "score")
     if column not in table.feature_names:
         raise ComponentError(f"missing score column {column!r} in the input table at party {ctx.party_id}")

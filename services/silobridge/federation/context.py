@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from silobridge.compute.base import ComputeBackend
+from silobridge.disclosure import DisclosureLimits
 from silobridge.errors import InvalidInput
 from silobridge.federation import codec
 from silobridge.table import Table
@@ -54,6 +55,8 @@ class TaskContext:
     metric_sink: MetricSink | None = None
     progress_sink: ProgressSink | None = None
     keys: codec.KeyRing = field(default_factory=codec.KeyRing)
+    # This party's disclosure limits (from its settings, never from the job's parameters).
+    limits: DisclosureLimits = field(default_factory=DisclosureLimits)
     _counters: defaultdict[tuple[str, int, str], int] = field(default_factory=lambda: defaultdict(int))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from silobridge.errors import ComponentError
+from silobridge.errors import ComponentError, DisclosureRefused
 from silobridge.federation.context import TaskContext
 from silobridge.table import Table
 
@@ -40,4 +40,17 @@ def unique_ids(table: Table, ctx: TaskContext) -> None:
         raise ComponentError(
             f"duplicate ids in the input table at party {ctx.party_id}",
             public_message=f"duplicate ids in the input table at party {ctx.party_id}",
+        )
+
+
+def min_rows(ctx: TaskContext, rows: int, what: str) -> None:
+    """Refuse to release ``what`` when it covers fewer rows than this party's *k*."""
+    k = ctx.limits.min_rows
+    if rows < k:
+        limit = f"the minimum aggregation size k={k} of party {ctx.party_id}"
+        raise DisclosureRefused(
+            f"{what} covers {rows} rows, fewer than {limit} (setting min_aggregation_rows; "
+            "no job parameter lowers it)",
+            # The count stays here: "0 or 1 shared ids" would answer a membership probe.
+            public_message=f"{what} covers fewer rows than {limit}",
         )

@@ -16,6 +16,7 @@ from typing import Any
 from silobridge.components import registry
 from silobridge.components.registry import ComponentDef, TaskResult
 from silobridge.compute.local import LocalBackend
+from silobridge.disclosure import DisclosureLimits
 from silobridge.federation.context import TaskContext
 from silobridge.federation.local import LocalHub
 from silobridge.table import Table
@@ -48,12 +49,16 @@ def run_component(
     params: Mapping[str, Any] | None = None,
     party_params: Mapping[int, Mapping[str, Any]] | None = None,
     input_models: Mapping[int, Mapping[str, Any]] | None = None,
+    limits: Mapping[int, DisclosureLimits] | None = None,
     workers: int = 1,
     recv_timeout_s: float = 120.0,
     timeout_s: float = 300.0,
     job_id: str = "test-job",
 ) -> FederatedRun:
-    """Run ``component`` at every party of ``parties`` ({role: [party ids]}) and wait for all."""
+    """Run ``component`` at every party of ``parties`` ({role: [party ids]}) and wait for all.
+
+    ``limits`` are per-party disclosure limits (the default ones where a party has none).
+    """
     defn = registry.get(component) if isinstance(component, str) else component
     hub = LocalHub()
     run = FederatedRun(hub=hub)
@@ -79,6 +84,7 @@ def run_component(
                     params=defn.validate(merged, where=f"{defn.name} at party {party}"),
                     inputs=dict((inputs or {}).get(party, {})),
                     input_models=dict((input_models or {}).get(party, {})),
+                    limits=(limits or {}).get(party, DisclosureLimits()),
                     recv_timeout_s=recv_timeout_s,
                     metric_sink=lambda n, v, s, _m=metrics: _m.append((n, v, s)),  # type: ignore[misc]
                     progress_sink=progress.append,

@@ -8,8 +8,9 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from silobridge.components.registry import Params
-from silobridge.errors import CryptoError, IntegrityError
+from silobridge.errors import ComponentError, CryptoError, IntegrityError
 from silobridge.federation.context import TaskContext
+from silobridge.ml.checks import min_rows
 from silobridge.ml.protocol import recv_checked
 
 # Masks the parties add to their encrypted gradients before the arbiter decrypts them: uniform in
@@ -19,7 +20,11 @@ MASK_BOUND = 1e6
 
 class HeteroLRParams(Params):
     epochs: int = Field(10, ge=1, le=10_000, description="maximum passes over the aligned rows")
-    batch_size: int = Field(-1, ge=-1, description="rows per mini-batch; -1 = full batch")
+    batch_size: int = Field(
+        -1,
+        ge=-1,
+        description="rows per mini-batch (at least; the remainder is spread over the batches); -1 = full batch",
+    )
     learning_rate: float = Field(0.15, gt=0.0, description="initial learning rate")
     lr_decay: float = Field(0.0, ge=0.0, description="inverse-time decay: lr / (1 + lr_decay * epoch)")
     optimizer: Literal["sgd", "adam"] = Field("sgd", description="update rule for each party's own weights")
@@ -59,11 +64,44 @@ class PredictParams(Params):
 
 
 def batches(rows: int, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
-    """Row positions of every mini-batch of an epoch, the same at every party (shared seed)."""
+    """Row positions of every mini-batch of an epoch, the same at every party (shared seed).
+
+    ``rows // batch_size`` batches of equal size (±1): none is smaller than ``batch_size``, so
+    no short tail batch aggregates fewer rows than the parties checked the plan for.
+    """
     if batch_size < 0 or batch_size >= rows:
         return [np.arange(rows)]
     order = np.random.default_rng([seed, epoch]).permutation(rows)
-    return [order[i : i + batch_size] for i in range(0, rows, batch_size)]
+    return list(np.array_split(order, rows // batch_size))
+
+
+def check_plan(ctx: TaskContext, plan: object, rows: int | None = None) -> dict[str, int]:
+    """The guest's training plan, as this party accepts it: every batch covers at least its *k* rows.
+
+    The plan fixes which rows each batch aggregates, so a party checks it against the job it
+    accepted (``batch_size`` and, when set, ``seed``) and, holding rows, against its own table.
+    """
+    if not isinstance(plan, dict) or set(plan) != {"rows", "batch_size", "seed"}:
+        raise IntegrityError("the guest sent a malformed training plan")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in plan.values()):
+        raise IntegrityError("the guest's training plan holds non-integer values")
+    checked = {k: int(v) for k, v in plan.items()}
+    if checked["rows"] < 1 or checked["seed"] < 0:
+        raise IntegrityError("the guest's training plan has no rows or a negative seed")
+    if rows is not None and checked["rows"] != rows:
+        raise ComponentError(f"the guest plans {checked['rows']} rows, party {ctx.party_id} holds {rows}")
+    if checked["batch_size"] != int(ctx.param("batch_size")):
+        raise IntegrityError(
+            f"the guest's plan has batch_size={checked['batch_size']}, "
+            f"the job accepted at party {ctx.party_id} has batch_size={ctx.param('batch_size')}"
+        )
+    if ctx.param("seed") is not None and checked["seed"] != int(ctx.param("seed")):
+        raise IntegrityError(
+            f"the guest's plan has another seed than the job accepted at party {ctx.party_id}"
+        )
+    smallest = min(len(b) for b in batches(checked["rows"], checked["batch_size"], checked["seed"], 0))
+    min_rows(ctx, smallest, "hetero_lr: a mini-batch")
+    return checked
 
 
 def mask(size: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from silobridge.components.hetero_lr.common import (
     batches,
+    check_plan,
     encrypted,
     mask,
     names_array,
@@ -44,9 +45,10 @@ def train(ctx: TaskContext) -> TaskResult:
             )
     seed = int(ctx.param("seed")) if ctx.param("seed") is not None else secrets.randbits(32)
     batch_size = int(ctx.param("batch_size"))
-    plan = {"rows": table.rows, "batch_size": batch_size, "seed": seed}
+    plan = check_plan(ctx, {"rows": table.rows, "batch_size": batch_size, "seed": seed}, table.rows)
     ctx.send("host", "plan", plan, tag="setup")
     ctx.send("arbiter", "plan", plan, tag="setup")
+    ctx.send("arbiter", "features", len(table.feature_names), tag="setup")
 
     X = np.hstack([table.features, np.ones((table.rows, 1))])  # last column: the intercept
     y_pm = 2.0 * y - 1.0

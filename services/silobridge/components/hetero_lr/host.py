@@ -8,6 +8,7 @@ import numpy as np
 
 from silobridge.components.hetero_lr.common import (
     batches,
+    check_plan,
     encrypted,
     mask,
     names_array,
@@ -18,7 +19,7 @@ from silobridge.components.hetero_lr.common import (
 from silobridge.components.registry import TaskResult
 from silobridge.errors import ComponentError
 from silobridge.federation.context import TaskContext
-from silobridge.ml.checks import finite_features
+from silobridge.ml.checks import finite_features, min_rows
 from silobridge.ml.optim import Optimizer
 from silobridge.ml.protocol import recv_checked
 
@@ -29,9 +30,9 @@ def train(ctx: TaskContext) -> TaskResult:
     X = table.features
     pk = receive_public_key(ctx)
     ctx.send("guest", "rows", table.rows, tag="setup")
-    plan = recv_checked(ctx, "guest", "plan", "setup")
-    if int(plan["rows"]) != table.rows:  # the guest checks too; this guards a malformed plan
-        raise ComponentError(f"the guest plans {plan['rows']} rows, host {ctx.party_id} holds {table.rows}")
+    ctx.send("arbiter", "features", X.shape[1], tag="setup")
+    # The plan decides which of our rows each batch aggregates: checked, never taken as sent.
+    plan = check_plan(ctx, recv_checked(ctx, "guest", "plan", "setup"), table.rows)
     alpha = float(ctx.param("alpha"))
     opt = Optimizer(ctx.param("optimizer"), ctx.param("learning_rate"), ctx.param("lr_decay"))
     w = np.zeros(X.shape[1])
@@ -39,7 +40,7 @@ def train(ctx: TaskContext) -> TaskResult:
     epochs = int(ctx.param("epochs"))
     for epoch in range(epochs):
         opt.set_epoch(epoch)
-        for b, idx in enumerate(batches(table.rows, int(plan["batch_size"]), int(plan["seed"]), epoch)):
+        for b, idx in enumerate(batches(table.rows, plan["batch_size"], plan["seed"], epoch)):
             tag = f"e{epoch}b{b}"
             xb = X[idx]
             m = len(idx)
@@ -88,6 +89,7 @@ def predict(ctx: TaskContext) -> TaskResult:
     table = ctx.input("data")
     finite_features(table, ctx)
     w = model_weights(ctx, table.feature_names)
+    min_rows(ctx, table.rows, f"predict: the partial scores of host {ctx.party_id}")
     share_scores(ctx, table.features @ w)
     return TaskResult(summary={"rows": float(table.rows)})
 

@@ -1,14 +1,73 @@
-"""Arbiter of hetero-LR: holds the private key, decrypts masked gradients and the scalar loss."""
+"""Arbiter of hetero-LR: holds the private key, decrypts masked gradients and the scalar loss.
+
+The arbiter is a decryption service, so it decrypts only what the protocol defines: per batch
+tag, one loss of length 1 from the guest and one gradient per data party whose length is the
+feature count that party declared at setup (+1 for the guest's intercept). Anything else is
+refused, written to the audit log, and fails the job (see :class:`DecryptionGuard`).
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import numpy as np
 
-from silobridge.components.hetero_lr.common import batches, encrypted, generate_keys
+from silobridge.components.hetero_lr.common import batches, check_plan, encrypted, generate_keys
 from silobridge.components.registry import TaskResult
-from silobridge.errors import IntegrityError
+from silobridge.errors import DisclosureRefused, IntegrityError
 from silobridge.federation.context import TaskContext
 from silobridge.ml.protocol import recv_checked
+
+audit = logging.getLogger("silobridge.audit")
+
+MAX_FEATURES = 1_000_000
+
+
+class DecryptionGuard:
+    """What this arbiter will decrypt: ``lengths[(party, name)]`` values, once per batch tag."""
+
+    def __init__(self, ctx: TaskContext, lengths: dict[tuple[int, str], int]) -> None:
+        self.ctx = ctx
+        self.lengths = dict(lengths)
+        self._done: set[tuple[int, str, str]] = set()
+
+    def admit(self, party: int, name: str, tag: str, vector: Any) -> None:
+        expected = self.lengths.get((party, name))
+        if expected is None:
+            self._refuse(party, name, tag, len(vector), "the protocol decrypts no such vector for it")
+        elif (party, name, tag) in self._done:
+            self._refuse(party, name, tag, len(vector), "it was already decrypted once for this batch")
+        elif len(vector) != expected:
+            self._refuse(party, name, tag, len(vector), f"the protocol defines {expected} values for it")
+        self._done.add((party, name, tag))
+
+    def _refuse(self, party: int, name: str, tag: str, size: int, why: str) -> None:
+        ctx = self.ctx
+        reason = (
+            f"arbiter party {ctx.party_id} refused to decrypt {name} from party {party} "
+            f"(tag {tag}): {size} values, but {why}"
+        )
+        audit.warning(
+            reason,
+            extra={
+                "event": "decryption_refused",
+                "job_id": ctx.job_id,
+                "task": ctx.task_name,
+                "src_party": party,
+                "var_name": name,
+                "tag": tag,
+                "size": size,
+            },
+        )
+        raise DisclosureRefused(reason)
+
+
+def _declared_features(ctx: TaskContext, party: int) -> int:
+    value = recv_checked(ctx, party, "features", "setup")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FEATURES:
+        raise IntegrityError(f"party {party} declared an invalid feature count {value!r}")
+    return value
 
 
 def train(ctx: TaskContext) -> TaskResult:
@@ -17,23 +76,26 @@ def train(ctx: TaskContext) -> TaskResult:
     ctx.trust_key(pk)
     ctx.send("guest", "pubkey", pk, tag="setup")
     ctx.send("host", "pubkey", pk, tag="setup")
-    plan = recv_checked(ctx, "guest", "plan", "setup")
-    if not isinstance(plan, dict) or not {"rows", "batch_size", "seed"} <= set(plan):
-        raise IntegrityError("the guest sent a malformed training plan")
-    parties = ctx.parties_of("guest") + ctx.parties_of("host")
+    plan = check_plan(ctx, recv_checked(ctx, "guest", "plan", "setup"))
+    (guest,) = ctx.parties_of("guest")
+    parties = [guest, *ctx.parties_of("host")]
+    lengths = {(p, "masked_gradient"): _declared_features(ctx, p) for p in parties}
+    lengths[(guest, "masked_gradient")] += 1  # the guest's intercept
+    lengths[(guest, "loss")] = 1
+    guard = DecryptionGuard(ctx, lengths)
     epochs, tol, early = int(ctx.param("epochs")), float(ctx.param("tol")), bool(ctx.param("early_stop"))
     previous: float | None = None
     for epoch in range(epochs):
         total, rows = 0.0, 0
-        for b, idx in enumerate(
-            batches(int(plan["rows"]), int(plan["batch_size"]), int(plan["seed"]), epoch)
-        ):
+        for b, idx in enumerate(batches(plan["rows"], plan["batch_size"], plan["seed"], epoch)):
             tag = f"e{epoch}b{b}"
-            enc_loss = encrypted(ctx, recv_checked(ctx, "guest", "loss", tag), "encrypted loss")
+            enc_loss = encrypted(ctx, recv_checked(ctx, guest, "loss", tag), "encrypted loss")
+            guard.admit(guest, "loss", tag, enc_loss)
             total += float(sk.decrypt_vector(enc_loss)[0]) * len(idx)
             rows += len(idx)
             for party in parties:
                 enc_g = encrypted(ctx, recv_checked(ctx, party, "masked_gradient", tag), "masked gradient")
+                guard.admit(party, "masked_gradient", tag, enc_g)
                 ctx.send(party, "gradient", sk.decrypt_vector(enc_g, compute=ctx.compute), tag=tag)
         loss = total / rows
         ctx.log_metric("loss", loss, epoch)

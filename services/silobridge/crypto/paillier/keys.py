@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from silobridge.federation.v1 import values_pb2
 
 MIN_KEY_BITS = 1024
+# Larger moduli are refused before any arithmetic: checking a peer's 1 MB modulus costs minutes.
+MAX_KEY_BITS = 8192
 DEFAULT_KEY_BITS = 2048
 STATISTICAL_SLACK_BITS = 128
 MIN_OBFUSCATION_BITS = 256
@@ -36,6 +38,8 @@ class PublicKey:
 
     def __init__(self, n: int, *, obfuscation_bits: int | None = None, window: int = 8) -> None:
         n = int(n)
+        if n.bit_length() > MAX_KEY_BITS:
+            raise CryptoError(_too_large(n.bit_length()))
         if n <= 3 or n % 2 == 0:
             raise CryptoError("a Paillier modulus must be an odd integer > 3")
         self.n = n
@@ -86,8 +90,12 @@ class PublicKey:
 
     @classmethod
     def from_proto(cls, msg: values_pb2.PaillierPublicKey, *, min_bits: int = MIN_KEY_BITS) -> PublicKey:
-        """A peer's key: rejects keys below ``min_bits``, even moduli and perfect squares."""
-        n = int.from_bytes(msg.n, "big")
+        """A peer's key: rejects keys above ``MAX_KEY_BITS`` (before any arithmetic), below
+        ``min_bits``, even moduli, primes and perfect squares."""
+        data = bytes(msg.n).lstrip(b"\x00")
+        if len(data) * 8 > MAX_KEY_BITS:
+            raise CryptoError(_too_large(len(data) * 8))
+        n = int.from_bytes(data, "big")
         if n.bit_length() < min_bits:
             raise CryptoError(
                 f"Paillier public key of {n.bit_length()} bits is below the {min_bits}-bit minimum"
@@ -242,8 +250,14 @@ def generate_keypair(
     from phe import paillier
 
     floor = _TEST_MIN_KEY_BITS if allow_insecure_test_size else MIN_KEY_BITS
+    if bits > MAX_KEY_BITS:
+        raise CryptoError(_too_large(bits))
     if bits < floor:
         raise CryptoError(f"Paillier keys must have at least {MIN_KEY_BITS} bits, got {bits}")
     phe_pk, phe_sk = paillier.generate_paillier_keypair(n_length=bits)
     pk = PublicKey(int(phe_pk.n))
     return pk, PrivateKey(pk, int(phe_sk.p), int(phe_sk.q))
+
+
+def _too_large(bits: int) -> str:
+    return f"Paillier public key of about {bits} bits exceeds the {MAX_KEY_BITS}-bit maximum"

@@ -89,3 +89,29 @@ def guarded(fn: Callable[[TaskContext], T]) -> Callable[[TaskContext], T]:
             raise
 
     return wrapper
+
+
+def collect_within(
+    ctx: TaskContext, parties: list[int], name: str, tag: str, timeout_s: float
+) -> dict[int, Any]:
+    """``name`` from each of ``parties`` that sends it within ``timeout_s``; the others are left out.
+
+    For protocols that tolerate dropouts: a missing party is reported by its absence, not an error.
+    A peer's abort still fails fast.
+    """
+    got: dict[int, Any] = {}
+    pending = list(parties)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        first, *rest = pending
+        with contextlib.suppress(RequestTimeout):
+            wait = max(_INSTANT, min(POLL_S, deadline - time.monotonic()))
+            got[first] = ctx.recv(first, name, tag=tag, timeout=wait)
+        for party in rest:
+            with contextlib.suppress(RequestTimeout):
+                got[party] = ctx.recv(party, name, tag=tag, timeout=_INSTANT)
+        pending = [p for p in pending if p not in got]
+        if not pending or time.monotonic() > deadline:
+            break
+        _check_aborts(ctx)
+    return got

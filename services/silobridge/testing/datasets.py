@@ -23,3 +23,23 @@ def vertical_split(
         ids=ids, features=X[:, guest_cols:].copy(), feature_names=[f"h{i}" for i in range(host_cols)]
     )
     return guest, host
+
+
+def horizontal_split(
+    X: np.ndarray, y: np.ndarray, parts: int, *, seed: int = 0, id_prefix: str = "c"
+) -> list[Table]:
+    """``parts`` tables with every column and the label, rows shuffled and stratified by label."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"{id_prefix}{i:06d}" for i in range(len(y))])
+    buckets: list[list[int]] = [[] for _ in range(parts)]
+    offset = 0
+    for c in np.unique(y):  # deal each class's shuffled rows round-robin
+        for k, row in enumerate(rng.permutation(np.nonzero(y == c)[0])):
+            buckets[(k + offset) % parts].append(int(row))
+        offset += int(np.sum(y == c))
+    names = [f"x{j}" for j in range(X.shape[1])]
+    tables = []
+    for rows in buckets:
+        idx = rng.permutation(np.asarray(rows, dtype=np.int64))
+        tables.append(Table(ids=ids[idx], features=X[idx].copy(), feature_names=names, label=y[idx].copy()))
+    return tables

@@ -1,0 +1,141 @@
+"""Parameters and pieces shared by the clients and the arbiter of horizontal (homo) logistic regression."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from silobridge.components.registry import Params
+from silobridge.errors import ComponentError, IntegrityError
+from silobridge.federation.context import TaskContext
+from silobridge.ml.fixed_point import FixedPoint
+from silobridge.table import Table
+
+# The aggregated vector: n * flattened weights, then n, n_val * validation loss, n_val.
+TAIL = 3
+
+
+class HomoLRParams(Params):
+    rounds: int = Field(20, ge=1, le=10_000, description="maximum aggregation rounds (FedAvg steps)")
+    local_epochs: int = Field(
+        1, ge=1, le=1_000, description="passes over its own rows a client makes per round"
+    )
+    batch_size: Literal[-1] | PositiveInt = Field(
+        -1, description="rows per local mini-batch; -1 = full batch"
+    )
+    learning_rate: float = Field(0.5, gt=0.0, description="initial local learning rate")
+    lr_decay: float = Field(
+        0.0, ge=0.0, description="per-round inverse-time decay: lr / (1 + lr_decay * round)"
+    )
+    optimizer: Literal["sgd", "adam"] = Field(
+        "sgd", description="local update rule (state resets every round)"
+    )
+    alpha: float = Field(0.0, ge=0.0, description="L2 penalty on the weights (not the intercept)")
+    mu: float = Field(0.0, ge=0.0, description="FedProx proximal term mu/2 |w - w_global|^2; 0 = FedAvg")
+    classes: int = Field(
+        2, ge=2, le=1_000, description="2: binary (sigmoid); more: softmax, labels 0..classes-1"
+    )
+    validation_fraction: float = Field(
+        0.2,
+        ge=0.0,
+        lt=1.0,
+        description="share of each client's rows held out (stratified) for validation loss",
+    )
+    early_stop: bool = Field(True, description="stop when the aggregated validation loss stops improving")
+    tol: float = Field(1e-4, ge=0.0, description="an improvement smaller than this does not count")
+    patience: int = Field(2, ge=1, description="rounds without improvement before stopping")
+    secure_aggregation: bool = Field(
+        True, description="mask updates (Bonawitz et al.): the arbiter sees only sums"
+    )
+    threshold: int | None = Field(
+        None,
+        ge=2,
+        description="secure aggregation: fewest clients that may finish a round; default a majority",
+    )
+    fixed_point_bits: int = Field(24, ge=8, le=40, description="fraction bits of the fixed-point encoding")
+    update_bound: float = Field(
+        2.0**28, gt=0.0, description="largest |n * weight| a client may send under secure aggregation"
+    )
+    dropout_timeout_s: float = Field(
+        60.0,
+        gt=0.0,
+        description="arbiter: how long to wait for a client in a round before it counts as dropped",
+    )
+    seed: int | None = Field(
+        None, description="seed of each client's validation split and shuffling; random when unset"
+    )
+
+
+def clients(ctx: TaskContext) -> list[int]:
+    found = sorted(ctx.parties_of("guest") + ctx.parties_of("host"))
+    if len(found) < 2 or not ctx.parties_of("arbiter"):
+        raise ComponentError("homo_lr needs at least two clients (guest and hosts) and an arbiter")
+    return found
+
+
+def threshold(ctx: TaskContext, n_clients: int) -> int:
+    t = ctx.param("threshold")
+    t = n_clients // 2 + 1 if t is None else int(t)
+    t = max(2, t)
+    if t > n_clients:
+        raise ComponentError(f"secure aggregation threshold {t} exceeds the {n_clients} clients of the job")
+    return t
+
+
+def fixed_point(ctx: TaskContext, n_clients: int) -> FixedPoint:
+    return FixedPoint(int(ctx.param("fixed_point_bits")), float(ctx.param("update_bound")), n_clients)
+
+
+def weight_shape(features: int, classes: int) -> tuple[int, ...]:
+    return (features + 1,) if classes == 2 else (features + 1, classes)
+
+
+def vector_size(features: int, classes: int) -> int:
+    return int(np.prod(weight_shape(features, classes))) + TAIL
+
+
+def schema(table: Table, classes: int) -> dict[str, Any]:
+    """What clients tell the arbiter about their tables: sizes, and a digest of the column names."""
+    digest = hashlib.sha256("\x1f".join(table.feature_names).encode()).hexdigest()
+    return {"features": len(table.feature_names), "columns_sha256": digest, "classes": classes}
+
+
+def labels(table: Table, ctx: TaskContext, classes: int) -> np.ndarray:
+    if table.label is None:
+        raise ComponentError(
+            f"missing label column: every homo_lr client needs labels (party {ctx.party_id})"
+        )
+    y = table.label
+    if not np.all((y == np.round(y)) & (y >= 0) & (y < classes)):
+        raise ComponentError(
+            f"labels at party {ctx.party_id} must be integers 0..{classes - 1}",
+            public_message=f"labels at party {ctx.party_id} are not integers 0..{classes - 1}",
+        )
+    return y.astype(np.float64)
+
+
+def stratified_split(
+    y: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows): ``fraction`` of every class held out, at least one row trains."""
+    val: list[np.ndarray] = []
+    for c in np.unique(y):
+        rows = rng.permutation(np.nonzero(y == c)[0])
+        val.append(rows[: int(np.floor(fraction * len(rows)))])
+    held = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
+    train = np.setdiff1d(np.arange(len(y)), held)
+    if len(train) == 0:
+        raise ComponentError("validation_fraction leaves no training rows")
+    return train, held
+
+
+def global_message(value: Any, size: int) -> dict[str, Any]:
+    if not isinstance(value, dict) or not {"weights", "stop", "validation_loss", "round"} <= set(value):
+        raise IntegrityError("the arbiter sent a malformed global model")
+    w = value["weights"]
+    if not isinstance(w, np.ndarray) or w.shape != (size - TAIL,) or not np.all(np.isfinite(w)):
+        raise IntegrityError(f"the arbiter's global model is not {size - TAIL} finite numbers")
+    return value

@@ -4,12 +4,19 @@ Chunks share the message id and carry ``chunk_index``/``chunk_count`` plus the d
 the *whole* payload, so the receiver can verify the result. The reassembler bounds memory (a cap
 over all partial messages) and time (a partial message is dropped after a timeout), tolerates
 duplicate and out-of-order chunks, and refuses chunks that contradict each other.
+
+The cap counts every buffered byte: the stored header of each partial message and the payload
+of each chunk, each with a fixed charge for the Python objects that hold it, so a flood of
+headers or of one-byte chunks fills the cap as surely as large chunks do. Besides the cap, a
+peer has at most ``max_partials_per_peer`` partial messages, header names are bounded, and a
+chunk of a multi-chunk message must carry payload.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -17,6 +24,13 @@ from silobridge.errors import IntegrityError, InvalidInput, PayloadTooLarge, Ret
 from silobridge.federation.v1 import envelope_pb2 as env_pb
 
 DIGEST_BYTES = 32
+# What one stored partial header / one stored chunk costs beyond its bytes (objects, dict entries).
+PARTIAL_OVERHEAD_BYTES = 1536
+CHUNK_OVERHEAD_BYTES = 128
+MAX_HEADER_BYTES = 4096
+MAX_NAME_CHARS = 256
+DEFAULT_MAX_PARTIALS_PER_PEER = 64
+_NAMED_FIELDS = ("message_id", "session", "name", "tag")
 
 
 def digest(payload: bytes) -> bytes:
@@ -57,8 +71,15 @@ def split(envelope: env_pb.Envelope, chunk_bytes: int) -> list[env_pb.Envelope]:
 class _Partial:
     first: env_pb.Envelope
     started: float
+    peer: Hashable
+    cost: int  # bytes charged to the cap: header + chunks + their overheads
     parts: dict[int, bytes] = field(default_factory=dict)
-    received: int = 0
+    received: int = 0  # payload bytes
+
+
+def _peer_of(key: Hashable) -> Hashable:
+    """Keys are ``(peer, message_id)`` as the router builds them; any other key is its own peer."""
+    return key[0] if isinstance(key, tuple) and key else key
 
 
 class Reassembler:
@@ -70,14 +91,17 @@ class Reassembler:
         max_payload_bytes: int,
         max_inflight_bytes: int,
         timeout_s: float,
+        max_partials_per_peer: int = DEFAULT_MAX_PARTIALS_PER_PEER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_payload_bytes = max_payload_bytes
         self.max_inflight_bytes = max_inflight_bytes
         self.timeout_s = timeout_s
+        self.max_partials_per_peer = max_partials_per_peer
         self._clock = clock
         self._partials: dict[Hashable, _Partial] = {}
-        self.inflight_bytes = 0
+        self._per_peer: Counter[Hashable] = Counter()
+        self.inflight_bytes = 0  # everything charged to the cap, headers included
 
     def __len__(self) -> int:
         return len(self._partials)
@@ -100,45 +124,76 @@ class Reassembler:
             raise IntegrityError(f"{count} chunks for a payload of {size} bytes")
         if len(chunk.payload_digest) != DIGEST_BYTES:
             raise IntegrityError("chunk without a sha256 payload digest")
+        _check_names(chunk)
         if count == 1:
             return self._finish(chunk, chunk.payload)
-        partial = self._partials.get(key)
-        if partial is None:
-            header = env_pb.Envelope()
-            header.CopyFrom(chunk)
-            header.ClearField("payload")
-            header.ClearField("chunk_index")
-            partial = _Partial(first=header, started=self._clock())
-            self._partials[key] = partial
-        elif not _same_message(partial.first, chunk):
+        n = len(chunk.payload)
+        if n == 0:
+            raise IntegrityError(
+                f"chunk {index} of {count} of message {chunk.message_id[:64]} carries no payload"
+            )
+        partial = self._partials.get(key) or self._start(key, chunk)
+        if not _same_message(partial.first, chunk):
             self.drop(key)
             raise IntegrityError(f"chunk {index} of message {chunk.message_id} contradicts earlier chunks")
         if index in partial.parts:
             return None  # a duplicate (retried send): keep the first copy
-        n = len(chunk.payload)
         if partial.received + n > size:
             self.drop(key)
             raise IntegrityError(f"message {chunk.message_id}: chunks exceed the declared {size} bytes")
-        if self.inflight_bytes + n > self.max_inflight_bytes:
+        cost = n + CHUNK_OVERHEAD_BYTES
+        if self.inflight_bytes + cost > self.max_inflight_bytes:
             if not partial.parts:
-                del self._partials[key]
-            raise RetryableError(
-                f"reassembly buffer full ({self.inflight_bytes} of {self.max_inflight_bytes} bytes)",
-                public_message="receiving router is busy, retry later",
-            )
+                self.drop(key)
+            raise self._full()
         partial.parts[index] = chunk.payload
         partial.received += n
-        self.inflight_bytes += n
+        partial.cost += cost
+        self.inflight_bytes += cost
         if len(partial.parts) < count:
             return None
         self.drop(key)
         payload = b"".join(partial.parts[i] for i in range(count))
         return self._finish(partial.first, payload)
 
+    def _start(self, key: Hashable, chunk: env_pb.Envelope) -> _Partial:
+        """A new partial message, charged for its header, within the cap and the peer's quota."""
+        peer = _peer_of(key)
+        if self._per_peer[peer] >= self.max_partials_per_peer:
+            raise RetryableError(
+                f"peer {peer} already has {self._per_peer[peer]} partial messages "
+                f"(limit {self.max_partials_per_peer})",
+                public_message="too many partly sent messages from your party, retry later",
+            )
+        header = env_pb.Envelope()
+        header.CopyFrom(chunk)
+        header.ClearField("payload")
+        header.ClearField("chunk_index")
+        size = header.ByteSize()
+        if size > MAX_HEADER_BYTES:
+            raise IntegrityError(f"chunk header of {size} bytes exceeds {MAX_HEADER_BYTES} bytes")
+        cost = size + PARTIAL_OVERHEAD_BYTES
+        if self.inflight_bytes + cost > self.max_inflight_bytes:
+            raise self._full()
+        partial = _Partial(first=header, started=self._clock(), peer=peer, cost=cost)
+        self._partials[key] = partial
+        self._per_peer[peer] += 1
+        self.inflight_bytes += cost
+        return partial
+
+    def _full(self) -> RetryableError:
+        return RetryableError(
+            f"reassembly buffer full ({self.inflight_bytes} of {self.max_inflight_bytes} bytes)",
+            public_message="receiving router is busy, retry later",
+        )
+
     def drop(self, key: Hashable) -> None:
         partial = self._partials.pop(key, None)
         if partial is not None:
-            self.inflight_bytes -= partial.received
+            self.inflight_bytes -= partial.cost
+            self._per_peer[partial.peer] -= 1
+            if self._per_peer[partial.peer] <= 0:
+                del self._per_peer[partial.peer]
 
     def expire(self) -> list[Hashable]:
         """Drop partial messages older than the timeout; returns their keys."""
@@ -177,6 +232,13 @@ _HEADER_FIELDS = (
     "payload_size",
     "sent_at",
 )
+
+
+def _check_names(chunk: env_pb.Envelope) -> None:
+    for name in _NAMED_FIELDS:
+        value = getattr(chunk, name)
+        if len(value) > MAX_NAME_CHARS:
+            raise IntegrityError(f"chunk {name} of {len(value)} characters exceeds {MAX_NAME_CHARS}")
 
 
 def _same_message(a: env_pb.Envelope, b: env_pb.Envelope) -> bool:

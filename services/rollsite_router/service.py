@@ -85,6 +85,7 @@ class RouterService(Service):
             max_payload_bytes=settings.max_payload_bytes,
             max_inflight_bytes=settings.max_inflight_chunks_bytes,
             timeout_s=settings.reassembly_timeout_s,
+            max_partials_per_peer=settings.max_partial_messages_per_peer,
         )
         self._dedup = Deduplicator(capacity=settings.dedup_capacity)
         self._publish_locks: dict[str, asyncio.Lock] = {}

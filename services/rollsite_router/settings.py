@@ -26,9 +26,14 @@ class RouterSettings(CommonSettings):
     chunk_bytes: int = Field(MIB, ge=1024, le=64 * MIB, description="Payload bytes per gRPC message")
     max_payload_bytes: int = Field(60 * MIB, ge=1, description="Largest whole payload sent or accepted")
     max_inflight_chunks_bytes: int = Field(
-        512 * MIB, ge=1, description="Memory cap of all partially received messages together"
+        512 * MIB,
+        ge=1,
+        description="Memory cap of all partially received messages together, headers included",
     )
     reassembly_timeout_s: float = Field(120.0, gt=0, description="Drop a partial message after this long")
+    max_partial_messages_per_peer: int = Field(
+        64, ge=1, description="Partially received messages one peer may have at once"
+    )
     connect_timeout_s: float = Field(5.0, gt=0, description="TLS connect to a peer router")
     ack_timeout_s: float = Field(60.0, gt=0, description="Wait for the peer's acks of one message")
     send_retry_s: float = Field(30.0, ge=0, description="Keep retrying one message this long before requeue")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 
 import pytest
@@ -129,14 +130,18 @@ def test_oversized_message_is_refused_before_buffering():
 
 
 def test_memory_cap_is_retryable_and_recovers():
-    r = _reassembler(max_inflight_bytes=2500)
     first = split(_env(b"a" * 2000), 1000)
     second = split(_env(b"b" * 2000), 1000)
+    probe = _reassembler()
+    probe.add("m1", first[0])
+    r = _reassembler(max_inflight_bytes=2 * probe.inflight_bytes + 500)  # two first chunks, headers included
     assert r.add("m1", first[0]) is None
     assert r.add("m2", second[0]) is None
+    before = r.inflight_bytes
+    assert before > 2000  # the two headers count too
     with pytest.raises(RetryableError, match="buffer full"):
         r.add("m2", second[1])
-    assert r.inflight_bytes == 2000
+    assert r.inflight_bytes == before
     r.drop("m1")  # e.g. expired
     assert r.add("m2", second[1]).payload == b"b" * 2000
     assert r.inflight_bytes == 0
@@ -161,3 +166,78 @@ def test_same_message_id_from_two_peers_is_kept_apart():
     assert r.add("peer-a", chunks[0]) is None
     assert r.add("peer-b", chunks[1]) is None
     assert r.add("peer-a", chunks[1]).payload == payload
+
+
+# ----- abuse: floods of headers and tiny chunks stay inside the cap -----------------------------
+
+
+def _header_chunk(mid: str, payload: bytes = b"x", *, size: int = 60 * MB, **fields: str) -> env_pb.Envelope:
+    """The first chunk of a message that claims to be large: a header and (almost) no payload."""
+    chunk = _env(b"")
+    chunk.message_id = mid
+    chunk.chunk_count, chunk.chunk_index, chunk.payload_size = 64, 0, size
+    chunk.payload_digest = bytes(32)
+    chunk.payload = payload
+    for name, value in fields.items():
+        setattr(chunk, name, value)
+    return chunk
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_buffered_bytes_count_the_header_of_every_partial_message():
+    r = _reassembler()
+    chunk = _header_chunk("m1")
+    r.add(("peer", "m1"), chunk)
+    header = env_pb.Envelope()
+    header.CopyFrom(chunk)
+    header.ClearField("payload")
+    assert r.inflight_bytes >= header.ByteSize() + 1
+
+
+def test_zero_byte_chunks_are_refused():
+    r = _reassembler()
+    with pytest.raises(IntegrityError, match="carries no payload"):
+        r.add(("peer", "m1"), _header_chunk("m1", b""))
+    assert len(r) == 0 and r.inflight_bytes == 0
+
+
+def test_long_names_are_refused():
+    r = _reassembler()
+    for name in ("message_id", "session", "name", "tag"):
+        with pytest.raises(IntegrityError, match=f"{name} of 5000 characters exceeds 256"):
+            r.add(("peer", "m"), _header_chunk("m", **{name: "a" * 5000}))
+    assert len(r) == 0 and r.inflight_bytes == 0
+
+
+def test_one_peer_cannot_hold_more_than_its_partial_messages():
+    r = _reassembler(max_partials_per_peer=8)
+    for i in range(8):
+        r.add(("mallory", f"m{i}"), _header_chunk(f"m{i}"))
+    with pytest.raises(RetryableError, match="8 partial messages"):
+        r.add(("mallory", "m8"), _header_chunk("m8"))
+    r.add(("alice", "a0"), _header_chunk("a0"))  # another peer is not held up
+    r.drop(("mallory", "m0"))
+    r.add(("mallory", "m8"), _header_chunk("m8"))
+    assert len(r) == 9
+
+
+def test_a_flood_of_headers_and_tiny_chunks_stays_inside_the_cap():
+    cap = 4 * MB
+    r = _reassembler(max_inflight_bytes=cap, max_partials_per_peer=1_000_000)
+    rss_before = _rss_bytes()
+    refused = 0
+    for i in range(100_000):  # each claims a 60 MB message and sends one byte of it
+        try:
+            r.add(("mallory", f"m{i}"), _header_chunk(f"m{i}"))
+        except RetryableError:
+            refused += 1
+        assert r.inflight_bytes <= cap
+    grown = _rss_bytes() - rss_before
+    assert refused > 90_000  # the cap, not the flood, decides how much is kept
+    assert len(r) < 100_000 - refused + 1
+    # Without headers in the cap, all 100,000 partial messages were kept: ~170 MB here.
+    assert grown < 4 * cap, f"RSS grew by {grown / MB:.0f} MiB"

@@ -7,6 +7,7 @@ party on a proposal, so a party never runs a job it would not have accepted itse
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -43,6 +44,9 @@ class SpecRules:
     default_timeout_s: float = 3600.0
     max_timeout_s: float = 7 * 24 * 3600.0
     max_yaml_bytes: int = 256 * 1024
+    max_yaml_depth: int = 32
+    max_yaml_nodes: int = 20_000
+    max_components: int = 256
 
 
 def new_job_id(now: float | None = None) -> str:
@@ -70,7 +74,9 @@ def parse_job_yaml(text: bytes | str, rules: SpecRules) -> flow_pb2.JobSpec:
             f"job YAML of {len(raw)} bytes exceeds the limit of {rules.max_yaml_bytes} bytes"
         )
     try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        _check_events(text, rules)
+        doc = yaml.load(text, Loader=_JobLoader)  # a SafeLoader: see _JobLoader
     except UnicodeDecodeError:
         raise InvalidInput("job YAML is not UTF-8 text") from None
     except yaml.YAMLError as exc:
@@ -81,6 +87,61 @@ def parse_job_yaml(text: bytes | str, rules: SpecRules) -> flow_pb2.JobSpec:
     spec = spec_from_document(doc, rules)
     validate_spec(spec, rules)
     return spec
+
+
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _JobLoader(_SafeBase):  # type: ignore[misc]
+    """``safe_load`` (libyaml when present) that refuses numbers no job needs: non-finite, huge."""
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        value = float(super().construct_yaml_float(node))
+        if not math.isfinite(value):
+            raise InvalidInput(
+                f"job YAML{_at(node.start_mark)}: non-finite number {node.value!r} is not allowed"
+            )
+        return value
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(node.value) > 24:
+            raise InvalidInput(
+                f"job YAML{_at(node.start_mark)}: integer of {len(node.value)} digits is too long"
+            )
+        return int(super().construct_yaml_int(node))
+
+
+_JobLoader.add_constructor("tag:yaml.org,2002:float", _JobLoader.construct_yaml_float)
+_JobLoader.add_constructor("tag:yaml.org,2002:int", _JobLoader.construct_yaml_int)
+
+
+def _at(mark: Any) -> str:
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _check_events(text: str, rules: SpecRules) -> None:
+    """Refuse aliases, anchors, deep nesting and too many nodes before anything is built.
+
+    One streaming pass over the parser's events, so a "billion laughs" document is refused at
+    its first alias and a deeply nested one at the first level too deep, in bounded memory.
+    """
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_JobLoader):
+        where = _at(event.start_mark)
+        if isinstance(event, yaml.AliasEvent):
+            raise InvalidInput(f"job YAML{where}: aliases (*{event.anchor}) are not allowed in a job")
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            raise InvalidInput(f"job YAML{where}: anchors (&{event.anchor}) are not allowed in a job")
+        if isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            nodes += 1
+            if nodes > rules.max_yaml_nodes:
+                raise InvalidInput(f"job YAML{where}: more than {rules.max_yaml_nodes} values")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > rules.max_yaml_depth:
+                raise InvalidInput(f"job YAML{where}: nested deeper than {rules.max_yaml_depth} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _check_keys(obj: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
@@ -172,6 +233,7 @@ def spec_from_document(doc: object, rules: SpecRules) -> flow_pb2.JobSpec:
     components = top.get("components")
     if not isinstance(components, list) or not components:
         raise InvalidInput("components: expected a non-empty list of tasks")
+    _check_component_count(len(components), rules)
     for i, item in enumerate(components):
         spec.components.append(_component_from_document(item, f"components[{i}]"))
     return spec
@@ -222,6 +284,7 @@ def validate_spec(spec: flow_pb2.JobSpec, rules: SpecRules) -> None:
         raise InvalidInput(f"timeout_s: {spec.timeout_s!r} must be in (0, {rules.max_timeout_s:.0f}]")
     if not spec.components:
         raise InvalidInput("components: expected a non-empty list of tasks")
+    _check_component_count(len(spec.components), rules)
     index: dict[str, int] = {}
     for i, comp in enumerate(spec.components):
         where = f"components[{i}]"
@@ -233,6 +296,12 @@ def validate_spec(spec: flow_pb2.JobSpec, rules: SpecRules) -> None:
     for i, comp in enumerate(spec.components):
         _validate_component(spec, comp, f"components[{i}]", index, roles)
     topo_order(spec)
+
+
+def _check_component_count(count: int, rules: SpecRules) -> None:
+    # Validation costs ~0.2 ms per task and runs on flow's event loop: the bound keeps it short.
+    if count > rules.max_components:
+        raise InvalidInput(f"components: {count} tasks, more than the limit of {rules.max_components}")
 
 
 def _validate_parties(spec: flow_pb2.JobSpec, rules: SpecRules) -> dict[int, str]:

@@ -147,7 +147,8 @@ def test_invalid_jobs_name_the_problem_and_its_location(change: dict[str, object
 def test_unparseable_yaml_names_the_line() -> None:
     with pytest.raises(InvalidInput) as err:
         parse_job_yaml("job_id: a\nparties: [oops\n", RULES)
-    assert "not valid YAML at line 3, column 1: expected ',' or ']'" in str(err.value)
+    assert "not valid YAML at line 3, column 1:" in str(err.value)
+    assert "expected ',' or ']'" in str(err.value)  # libyaml says "did not find expected ..."
 
 
 def test_yaml_size_limit() -> None:
@@ -171,3 +172,102 @@ def test_example_jobs_are_valid(name: str) -> None:
     path = Path(__file__).parents[3] / "deploy" / "examples" / "jobs" / name
     spec = parse_job_yaml(path.read_bytes(), RULES)
     assert spec.initiator_party_id == 9999 and len(spec.components) >= 2
+
+
+# ----- abuse: documents that cost far more to build than to send ------------------------------
+
+JOB_HEAD = "parties: {guest: [9999]}\ncomponents:\n  - name: r\n    component: reader\n    params:\n"
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """A few hundred bytes that expand to 9**levels strings once the aliases are followed."""
+    lines = ['      l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"      l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]")
+    return JOB_HEAD + "\n".join(lines) + "\n"
+
+
+def _peak_rss_bytes() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _refused_fast(text: str, reason: str) -> InvalidInput:
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(InvalidInput) as err:
+        parse_job_yaml(text, RULES)
+    assert time.perf_counter() - start < 1.0
+    assert err.value.http_status == 400
+    assert reason in str(err.value)
+    return err.value
+
+
+def test_a_yaml_bomb_is_refused_at_its_first_alias_in_bounded_memory() -> None:
+    bomb = billion_laughs()
+    assert len(bomb) < 600
+    before = _peak_rss_bytes()
+    err = _refused_fast(bomb, "anchors (&l0) are not allowed in a job")
+    assert "line 6" in str(err)
+    assert _peak_rss_bytes() - before < 32 * 1024 * 1024  # today's code: 9**6 strings already took seconds
+
+
+def test_aliases_are_refused_even_without_anchors_in_view() -> None:
+    _refused_fast(JOB_HEAD + "      a: *nowhere\n", "aliases (*nowhere) are not allowed")
+
+
+def test_deep_nesting_is_refused() -> None:
+    _refused_fast(JOB_HEAD + "      a: " + "[" * 5000 + "]" * 5000 + "\n", "nest")  # libyaml's own limit or ours
+    _refused_fast("[" * 40 + "]" * 40, "nested deeper than 32 levels")
+
+
+def test_too_many_values_are_refused() -> None:
+    flat = "      a: [" + ",".join(["1"] * 30_000) + "]\n"
+    _refused_fast(JOB_HEAD + flat, "more than 20000 values")
+
+
+@pytest.mark.parametrize("number", [".inf", "-.inf", ".nan", "1.0e+400"])
+def test_non_finite_numbers_are_refused(number: str) -> None:
+    _refused_fast(JOB_HEAD + f"      table: demo.t\n      x: {number}\n", "non-finite number")
+
+
+def test_huge_integers_are_refused() -> None:
+    _refused_fast(JOB_HEAD + "      x: " + "9" * 5000 + "\n", "integer of 5000 digits is too long")
+
+
+def test_the_number_of_tasks_is_bounded_for_submissions_and_proposals() -> None:
+    tasks = "".join(f"  - {{name: t{i}, component: reader, params: {{table: a.b}}}}\n" for i in range(257))
+    _refused_fast("parties: {guest: [9999]}\ncomponents:\n" + tasks, "257 tasks, more than the limit of 256")
+    spec = parse_job_yaml(doc(), RULES)
+    for i in range(300):
+        spec.components.add(name=f"x{i}", component="reader")
+    with pytest.raises(InvalidInput, match="more than the limit of 256"):
+        jobspec.validate_spec(spec, RULES)
+
+
+def test_a_document_at_every_limit_still_parses_quickly() -> None:
+    import time
+
+    tasks = "".join(
+        f"  - name: t{i}\n    component: reader\n    params: {{table: ns.t{i}, require_label: false}}\n"
+        for i in range(256)
+    )
+    start = time.perf_counter()
+    spec = parse_job_yaml("parties: {guest: [9999]}\ncomponents:\n" + tasks, RULES)
+    assert len(spec.components) == 256
+    assert time.perf_counter() - start < 1.0  # ~0.06 s: short enough to run on flow's event loop
+
+
+async def test_the_api_answers_a_yaml_bomb_with_400_within_a_second(cluster) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    await cluster.add_party(9999)
+    await cluster.start_flow(9999)
+    client = cluster.client(9999)
+    start = time.perf_counter()
+    r = await client.post("/v1/jobs", content=billion_laughs())
+    assert time.perf_counter() - start < 1.0
+    assert r.status_code == 400
+    assert "anchors (&l0) are not allowed" in r.text

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic test test-long soak test-fast lint proto proto-check bench bench-bus clean services services-stop services-status
+.PHONY: help install demo demo-synthetic test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -81,8 +81,12 @@ proto-check: $(STAMP)
 	done; \
 	rm -rf $$tmp; echo "generated protobuf code is up to date"
 
-bench: $(STAMP) bench-bus
+bench: $(STAMP) bench-bus bench-secagg
 	$(PY) -m silobridge.bench
+
+# secure-aggregation overhead of homo_lr rounds, 3 and 10 clients; bench-results/secagg.{json,md}
+bench-secagg: $(STAMP)
+	$(PY) -m silobridge.bench.secagg_bench
 
 # memory, RabbitMQ and Pulsar side by side (make services first); bench-results/bus.{json,md}
 bench-bus: $(STAMP)

@@ -28,9 +28,11 @@ ALLOWED_PLAIN: dict[str, tuple[str, ...]] = {
     "psi_guest_blinded": ("tensor",),
     "psi_host_blinded": ("tensor",),
     "psi_guest_double": ("tensor",),
+    "psi_host_double": ("tensor",),  # the host's blinded ids, blinded again by the guest
     "psi_result": ("tensor",),
     "rows": ("int_value",),
     "plan": ("int_value",),
+    "features": ("int_value",),  # a party's feature count, declared to the arbiter
     "gradient": ("tensor",),
     "stop": ("bool_value", "float_value"),
     "partial_scores": ("tensor",),

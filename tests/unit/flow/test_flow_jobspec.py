@@ -219,7 +219,9 @@ def test_aliases_are_refused_even_without_anchors_in_view() -> None:
 
 
 def test_deep_nesting_is_refused() -> None:
-    _refused_fast(JOB_HEAD + "      a: " + "[" * 5000 + "]" * 5000 + "\n", "nest")  # libyaml's own limit or ours
+    _refused_fast(
+        JOB_HEAD + "      a: " + "[" * 5000 + "]" * 5000 + "\n", "nest"
+    )  # libyaml's own limit or ours
     _refused_fast("[" * 40 + "]" * 40, "nested deeper than 32 levels")
 
 

@@ -72,8 +72,13 @@ def cluster_crd() -> dict[str, Any]:
     status = {
         "type": "object",
         "properties": {
-            "phase": {"type": "string", "description": "Pending, Deploying, Ready, Degraded, Failed"},
+            "phase": {"type": "string", "description": "Deploying, Upgrading, Ready, Degraded, Failed"},
             "observedGeneration": {"type": "integer"},
+            "version": {
+                "type": "string",
+                "description": "Image tag every workload runs (last completed rollout)",
+            },
+            "targetVersion": {"type": "string", "description": "Image tag of the spec"},
             "routerEndpoint": {"type": "string"},
             "conditions": {
                 "type": "array",
@@ -104,6 +109,7 @@ def cluster_crd() -> dict[str, Any]:
                     "additionalPrinterColumns": [
                         {"name": "Party", "type": "integer", "jsonPath": ".spec.party.id"},
                         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                        {"name": "Version", "type": "string", "jsonPath": ".status.version"},
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                     ],
                     "schema": {

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg clean services services-stop services-status
+.PHONY: help install demo demo-synthetic test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -83,6 +83,13 @@ proto-check: $(STAMP)
 
 bench: $(STAMP) bench-bus bench-secagg
 	$(PY) -m silobridge.bench
+
+# whole hetero_lr jobs with a per-phase breakdown, side by side with LR_BASELINE (a commit;
+# empty = none); bench-results/lr.{json,md}. LR_RUNS=breast:1024 for one run.
+LR_BASELINE ?= 74bd6c6
+LR_RUNS ?= synth20k:1024,breast:1024,breast:2048
+bench-lr: $(STAMP)
+	$(PY) -m silobridge.bench.lr_bench --baseline "$(LR_BASELINE)" --runs "$(LR_RUNS)"
 
 # secure-aggregation overhead of homo_lr rounds, 3 and 10 clients; bench-results/secagg.{json,md}
 bench-secagg: $(STAMP)

@@ -21,13 +21,6 @@ from typing import Any
 from silobridge.bench import hetero_lr_epoch, machine, packing_bench, paillier_ops, report
 
 
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def _say(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
@@ -63,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine.describe(), "results": {}}
-    results["machine"]["loadavg_before"] = _loadavg()
+    results["machine"]["loadavg_before"] = machine.loadavg()
 
     for bits in [int(b) for b in args.bits.split(",") if b]:
         _say(f"per-operation throughput, {bits}-bit keys")
@@ -81,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if not args.skip_lr:
-        results["machine"]["loadavg_before_lr"] = _loadavg()
+        results["machine"]["loadavg_before_lr"] = machine.loadavg()
         results["hetero_lr"] = hetero_lr_epoch.compare(
             args.lr_rows,
             args.lr_features,
@@ -92,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             say=_say,
         )
 
-    results["machine"]["loadavg_after"] = _loadavg()
+    results["machine"]["loadavg_after"] = machine.loadavg()
     results["criteria"] = report.criteria(results)
     results["bench_s"] = round(time.perf_counter() - started, 1)
 

@@ -40,3 +40,11 @@ def describe() -> dict[str, Any]:
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - ray is a dependency
         info["ray"] = None
     return info
+
+
+def loadavg() -> list[float] | None:
+    """1, 5 and 15-minute load averages (the machine is shared: every figure notes its load)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None

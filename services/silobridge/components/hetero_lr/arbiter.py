@@ -13,10 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from silobridge.components.hetero_lr.common import batches, check_plan, encrypted, generate_keys
+from silobridge.components.hetero_lr.common import (
+    batches,
+    check_plan,
+    encrypted,
+    generate_keys,
+    wants_weight_diff,
+)
 from silobridge.components.registry import TaskResult
 from silobridge.errors import DisclosureRefused, IntegrityError
 from silobridge.federation.context import TaskContext
+from silobridge.ml.optim import converged
 from silobridge.ml.protocol import recv_checked
 
 audit = logging.getLogger("silobridge.audit")
@@ -70,6 +77,18 @@ def _declared_features(ctx: TaskContext, party: int) -> int:
     return value
 
 
+def _weight_diff(ctx: TaskContext, guard: DecryptionGuard, sk: Any, parties: list[int], epoch: int) -> float:
+    """Norm of the whole model's weight change in ``epoch``: the sum of the parties' encrypted squares."""
+    tag = f"e{epoch}"
+    total = None
+    for party in parties:
+        enc = encrypted(ctx, recv_checked(ctx, party, "weight_diff", tag), "encrypted weight change")
+        guard.admit(party, "weight_diff", tag, enc)
+        total = enc if total is None else total + enc
+    assert total is not None
+    return float(np.sqrt(max(0.0, float(sk.decrypt_vector(total)[0]))))
+
+
 def train(ctx: TaskContext) -> TaskResult:
     key_bits = int(ctx.param("key_bits"))
     pk, sk = generate_keys(ctx)
@@ -82,8 +101,12 @@ def train(ctx: TaskContext) -> TaskResult:
     lengths = {(p, "masked_gradient"): _declared_features(ctx, p) for p in parties}
     lengths[(guest, "masked_gradient")] += 1  # the guest's intercept
     lengths[(guest, "loss")] = 1
+    weight_diff = wants_weight_diff(ctx)
+    if weight_diff:
+        lengths |= {(p, "weight_diff"): 1 for p in parties}
     guard = DecryptionGuard(ctx, lengths)
     epochs, tol, early = int(ctx.param("epochs")), float(ctx.param("tol")), bool(ctx.param("early_stop"))
+    test = str(ctx.param("convergence", "diff"))
     previous: float | None = None
     for epoch in range(epochs):
         total, rows = 0.0, 0
@@ -99,7 +122,8 @@ def train(ctx: TaskContext) -> TaskResult:
                 ctx.send(party, "gradient", sk.decrypt_vector(enc_g, compute=ctx.compute), tag=tag)
         loss = total / rows
         ctx.log_metric("loss", loss, epoch)
-        stop = early and previous is not None and abs(previous - loss) < tol
+        diff = _weight_diff(ctx, guard, sk, parties, epoch) if weight_diff else None
+        stop = early and converged(test, tol, loss, previous, diff)
         previous = loss
         ctx.send("guest", "stop", {"stop": stop, "loss": loss}, tag=f"e{epoch}")
         ctx.send("host", "stop", {"stop": stop}, tag=f"e{epoch}")

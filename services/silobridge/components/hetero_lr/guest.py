@@ -12,10 +12,13 @@ from silobridge.components.hetero_lr.common import (
     batches,
     check_plan,
     encrypted,
+    initial,
     mask,
     names_array,
+    optimizer,
     outgoing,
     receive_public_key,
+    send_weight_diff,
     vector,
 )
 from silobridge.components.hetero_lr.host import model_weights
@@ -24,7 +27,6 @@ from silobridge.errors import ComponentError, IntegrityError
 from silobridge.federation.context import TaskContext
 from silobridge.ml import metrics
 from silobridge.ml.checks import binary_label, finite_features
-from silobridge.ml.optim import Optimizer
 from silobridge.ml.protocol import recv_all_checked, recv_checked
 from silobridge.table import Table
 
@@ -36,7 +38,7 @@ def train(ctx: TaskContext) -> TaskResult:
     hosts = ctx.parties_of("host")
     if not hosts or not ctx.parties_of("arbiter"):
         raise ComponentError("hetero_lr needs a guest, at least one host and an arbiter")
-    receive_public_key(ctx)
+    pk = receive_public_key(ctx)
     for h, rows in zip(hosts, recv_all_checked(ctx, "host", "rows", "setup"), strict=True):
         if int(rows) != table.rows:
             raise ComponentError(
@@ -53,12 +55,13 @@ def train(ctx: TaskContext) -> TaskResult:
     X = np.hstack([table.features, np.ones((table.rows, 1))])  # last column: the intercept
     y_pm = 2.0 * y - 1.0
     alpha = float(ctx.param("alpha"))
-    opt = Optimizer(ctx.param("optimizer"), ctx.param("learning_rate"), ctx.param("lr_decay"))
-    w = np.zeros(X.shape[1])
+    opt = optimizer(ctx)
+    w = initial(ctx, X.shape[1])
     losses: list[float] = []
     epochs = int(ctx.param("epochs"))
     for epoch in range(epochs):
         opt.set_epoch(epoch)
+        w_start = w.copy()
         for b, idx in enumerate(batches(table.rows, batch_size, seed, epoch)):
             tag = f"e{epoch}b{b}"
             xb, yb = X[idx], y_pm[idx]
@@ -103,6 +106,7 @@ def train(ctx: TaskContext) -> TaskResult:
             g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
             g[:-1] += alpha * w[:-1]
             w = opt.step(w, g)
+        send_weight_diff(ctx, pk, w_start, w, epoch)
         verdict = recv_checked(ctx, "arbiter", "stop", f"e{epoch}")
         losses.append(float(verdict["loss"]))
         ctx.log_metric("loss", losses[-1], epoch)

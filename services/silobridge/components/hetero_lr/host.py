@@ -10,17 +10,19 @@ from silobridge.components.hetero_lr.common import (
     batches,
     check_plan,
     encrypted,
+    initial,
     mask,
     names_array,
+    optimizer,
     outgoing,
     receive_public_key,
+    send_weight_diff,
     vector,
 )
 from silobridge.components.registry import TaskResult
 from silobridge.errors import ComponentError
 from silobridge.federation.context import TaskContext
 from silobridge.ml.checks import finite_features, min_rows
-from silobridge.ml.optim import Optimizer
 from silobridge.ml.protocol import recv_checked
 
 
@@ -34,12 +36,13 @@ def train(ctx: TaskContext) -> TaskResult:
     # The plan decides which of our rows each batch aggregates: checked, never taken as sent.
     plan = check_plan(ctx, recv_checked(ctx, "guest", "plan", "setup"), table.rows)
     alpha = float(ctx.param("alpha"))
-    opt = Optimizer(ctx.param("optimizer"), ctx.param("learning_rate"), ctx.param("lr_decay"))
-    w = np.zeros(X.shape[1])
+    opt = optimizer(ctx)
+    w = initial(ctx, X.shape[1])
     peers_before = [h for h in ctx.parties_of("host") if h < ctx.party_id]
     epochs = int(ctx.param("epochs"))
     for epoch in range(epochs):
         opt.set_epoch(epoch)
+        w_start = w.copy()
         for b, idx in enumerate(batches(table.rows, plan["batch_size"], plan["seed"], epoch)):
             tag = f"e{epoch}b{b}"
             xb = X[idx]
@@ -69,6 +72,7 @@ def train(ctx: TaskContext) -> TaskResult:
             ctx.send("arbiter", "masked_gradient", outgoing((enc_g + r).obfuscate()), tag=tag)
             g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
             w = opt.step(w, g + alpha * w)
+        send_weight_diff(ctx, pk, w_start, w, epoch)
         stop = recv_checked(ctx, "arbiter", "stop", f"e{epoch}")
         ctx.progress((epoch + 1) / epochs)
         if bool(stop.get("stop")):

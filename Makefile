@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -24,6 +24,10 @@ demo: $(STAMP)
 
 demo-synthetic: $(STAMP)
 	$(PY) -m silobridge_cli.main demo --config synthetic
+
+# Hetero SecureBoost (guest + host, no arbiter) beside scikit-learn's HistGradientBoosting
+demo-sbt: $(STAMP)
+	$(PY) -m silobridge_cli.main demo --config secureboost
 
 # The e2e parties keep one long-lived event loop for the whole run, so e2e has its own interpreter.
 test: $(STAMP)

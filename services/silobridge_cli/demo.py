@@ -36,6 +36,8 @@ from silobridge_cli.credentials import auth_headers, remember_bootstrap
 from silobridge_cli.policies import initiator_of, install_policy, policy_for_job
 
 FINAL = {"SUCCEEDED", "FAILED", "STOPPED", "REFUSED"}
+# Components whose training loss is shown per step, and what a step is.
+MODEL_COMPONENTS = {"hetero_lr": "epoch", "hetero_secureboost": "round"}
 
 
 def free_port() -> int:
@@ -193,7 +195,7 @@ def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -
                 msg = f" - {t['message']}" if t.get("message") and t["state"] == "FAILED" else ""
                 out(f"  [{t['role']:>7} {t['party_id']}] {t['name']:<14} {t['state']}{msg}")
             if (
-                t["component"] == "hetero_lr"
+                t["component"] in MODEL_COMPONENTS
                 and t["party_id"] == job["party_id"]
                 and "loss" in t.get("metrics", {})
             ):
@@ -207,7 +209,8 @@ def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -
                 ):
                     if point["step"] not in shown_steps:
                         shown_steps.add(point["step"])
-                        out(f"      {t['name']} epoch {int(point['step']) + 1}: loss {point['value']:.5f}")
+                        step = MODEL_COMPONENTS[t["component"]]
+                        out(f"      {t['name']} {step} {int(point['step']) + 1}: loss {point['value']:.5f}")
         if job["state"] in FINAL:
             return dict(job)
         if time.monotonic() > deadline:
@@ -220,6 +223,17 @@ def _summary_of(job: dict[str, Any], component_prefix: str, role: str) -> dict[s
         if t["name"].startswith(component_prefix) and t["role"] == role and t.get("summary"):
             return dict(t["summary"])
     return {}
+
+
+def _baseline(config: dict[str, Any], split: demo_data.VerticalSplit) -> float:
+    """The centralised yardstick: logistic regression, or for ``baseline: hist_gbdt`` scikit-learn's
+    histogram GBDT with the job's hetero_secureboost parameters."""
+    if config.get("baseline") == "hist_gbdt":
+        params = next(
+            c.get("params", {}) for c in config["job"]["components"] if c["component"] == "hetero_secureboost"
+        )
+        return demo_data.baseline_auc_gbdt(split, params)
+    return demo_data.baseline_auc(split)
 
 
 def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -> dict[str, Any]:
@@ -237,7 +251,7 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
         (
             int(c.get("params", {}).get("key_bits", 2048))
             for c in config["job"]["components"]
-            if c["component"] == "hetero_lr"
+            if c["component"] in MODEL_COMPONENTS
         ),
         2048,
     )
@@ -274,7 +288,7 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
         raise PermanentError(f"job {job_id} ended {job['state']}: {job.get('message', '')}")
     evaluation = _summary_of(job, "evaluation", "guest")
     psi = _summary_of(job, "psi", "guest")
-    baseline = demo_data.baseline_auc(split)
+    baseline = _baseline(config, split)
     summary = {
         "job_id": job_id,
         "dataset": config["dataset"],
@@ -293,7 +307,8 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
     print()
     print(f"  intersected rows : {summary['intersected_rows']} (true overlap {len(split.common_ids)})")
     print(f"  federated AUC    : {summary['auc']:.4f}")
-    print(f"  centralised AUC  : {baseline:.4f}  (plaintext scikit-learn on the same rows)")
+    yardstick = "HistGradientBoosting" if config.get("baseline") == "hist_gbdt" else "LogisticRegression"
+    print(f"  centralised AUC  : {baseline:.4f}  (plaintext scikit-learn {yardstick} on the same rows)")
     print(f"  time             : {seconds:.1f} s")
     print(f"results in {out_dir}/ (summary.json, job.json, metrics/, models/)")
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,25 @@ def baseline_auc(s: VerticalSplit) -> float:
     x = np.array([np.concatenate([s.x_guest[i], s.x_host[i]]) for i in s.common_ids])
     y = np.array([s.y[i] for i in s.common_ids])
     model = LogisticRegression(max_iter=1000).fit(x, y)
+    return float(roc_auc_score(y, model.predict_proba(x)[:, 1]))
+
+
+def baseline_auc_gbdt(s: VerticalSplit, params: dict[str, Any]) -> float:
+    """Centralised scikit-learn histogram GBDT with the job's trees, depth, learning rate, bins and L2."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    x = np.array([np.concatenate([s.x_guest[i], s.x_host[i]]) for i in s.common_ids])
+    y = np.array([s.y[i] for i in s.common_ids])
+    model = HistGradientBoostingClassifier(
+        max_iter=int(params.get("num_trees", 10)),
+        max_depth=int(params.get("max_depth", 3)),
+        learning_rate=float(params.get("learning_rate", 0.3)),
+        max_bins=int(params.get("max_bins", 32)),
+        l2_regularization=float(params.get("l2", 0.1)),
+        min_samples_leaf=int(params.get("min_child_samples", 20)),
+        early_stopping=False,
+    ).fit(x, y)
     return float(roc_auc_score(y, model.predict_proba(x)[:, 1]))
 
 

@@ -9,6 +9,7 @@ It refuses histograms of fewer than *k* rows and splits that leave a child with 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,8 @@ class HostState:
         self.rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
         self.trees: list[HostTree] = []
         self.split_count = np.zeros(self.X.shape[1], dtype=np.int64)
+        self.seconds_histograms = self.seconds_rerandomise = 0.0
+        self.ciphertexts_summed = 0
 
     def _active(self) -> np.ndarray:
         col = float(self.ctx.param("colsample"))
@@ -119,10 +122,15 @@ class HostState:
                 rows = np.flatnonzero((node_of_row == node) & sampled)
                 min_rows(ctx, len(rows), f"hetero_secureboost: the histogram of node {node}")
                 node_rows.append(rows)
+            tick = time.perf_counter()
             hists = H.encrypted_histograms(
                 gh, self.binned[:, active], [self.sizes[s] for s in active.tolist()], node_rows, ctx.compute
             )
+            self.seconds_histograms += time.perf_counter() - tick
+            tick = time.perf_counter()
             fresh = [v.obfuscate(compute=ctx.compute) for v in hists]
+            self.seconds_rerandomise += time.perf_counter() - tick
+            self.ciphertexts_summed += sum(len(rows) for rows in node_rows) * len(active) * len(gh)
             ctx.send("guest", "hist", {"slots": active, "hist": fresh}, tag=f"t{t}d{d}")
             self._route(t, d, layer, active, node_of_row, splits)
         topo = recv_checked(ctx, "guest", "tree", f"t{t}")
@@ -240,7 +248,13 @@ def train(ctx: TaskContext) -> TaskResult:
         if plan["validate_rows"] and validate is not None:
             send_leaves(ctx, state.trees[-1:], validate.features, f"valid_leaves_t{t}")
     send_leaves(ctx, state.trees, table.features, "train_leaves")
-    return TaskResult(model=_export(state, table), summary={"features": float(table.features.shape[1])})
+    summary = {
+        "features": float(table.features.shape[1]),
+        "seconds_histograms": state.seconds_histograms,
+        "seconds_rerandomise": state.seconds_rerandomise,
+        "ciphertexts_summed": float(state.ciphertexts_summed),
+    }
+    return TaskResult(model=_export(state, table), summary=summary)
 
 
 def _export(state: HostState, table: Table) -> dict[str, Any]:

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
-.PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sbt bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -85,7 +85,7 @@ proto-check: $(STAMP)
 	done; \
 	rm -rf $$tmp; echo "generated protobuf code is up to date"
 
-bench: $(STAMP) bench-bus bench-secagg
+bench: $(STAMP) bench-bus bench-secagg bench-sbt
 	$(PY) -m silobridge.bench
 
 # whole hetero_lr jobs with a per-phase breakdown, side by side with LR_BASELINE (a commit;
@@ -98,6 +98,10 @@ bench-lr: $(STAMP)
 # secure-aggregation overhead of homo_lr rounds, 3 and 10 clients; bench-results/secagg.{json,md}
 bench-secagg: $(STAMP)
 	$(PY) -m silobridge.bench.secagg_bench
+
+# hetero_secureboost: synthetic 20,000 x (20+20) fit, per tree/layer, time shares, packed vs unpacked; bench-results/sbt.{json,md}
+bench-sbt: $(STAMP)
+	$(PY) -m silobridge.bench.sbt_bench
 
 # memory, RabbitMQ and Pulsar side by side (make services first); bench-results/bus.{json,md}
 bench-bus: $(STAMP)

@@ -15,6 +15,8 @@ from silobridge_cli.deploy.spec import ClusterSpec
 from silobridge_cli.deploy.yamlio import dump_yaml
 
 VALUES_FILE = "values.yaml"
+# Helm reads numbers in values files as float64: larger integers are written as strings.
+MAX_EXACT_FLOAT_INT = 2**53 - 1
 _CAMEL = {
     "router": "router",
     "cluster_manager": "clusterManager",
@@ -28,7 +30,7 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
     router, nodes, ray = spec.section("router"), spec.section("nodes"), spec.section("ray")
     obs, images = spec.section("observability"), spec.section("images")
     return {
-        "party": {"id": spec.party_id, "name": spec.name},
+        "party": {"id": exact_number(spec.party_id), "name": spec.name},
         "image": {
             "repository": images["repository"],
             "tag": images["tag"],
@@ -36,7 +38,6 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
         },
         "bus": {"url": spec.bus_url, "prefix": spec.bus_prefix},
         "database": {"url": spec.db_url},
-        "secrets": {"existingSecret": ""},
         "pki": {"secret": spec.pki_secret},
         "router": {
             "listenPort": router["port"],
@@ -67,7 +68,12 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
             "logLevel": obs["log_level"],
             "logJson": obs["log_json"],
         },
-        "resources": {camel: spec.section("resources").get(key, {}) for key, camel in _CAMEL.items()},
+        # only what cluster.yaml sets: the chart's defaults give every container requests and limits
+        "resources": {
+            camel: spec.section("resources")[key]
+            for key, camel in _CAMEL.items()
+            if spec.section("resources").get(key)
+        },
         "extraEnv": {"all": spec.env_only("all")}
         | {camel: spec.env_only(key) for key, camel in _CAMEL.items()},
         "networkPolicy": {
@@ -75,6 +81,11 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
             "metricsNamespaceSelector": {"kubernetes.io/metadata.name": "monitoring"},
         },
     }
+
+
+def exact_number(value: int) -> int | str:
+    """``value`` as Helm will read it back exactly (the chart's templates accept both)."""
+    return value if value <= MAX_EXACT_FLOAT_INT else str(value)
 
 
 def helm_files(spec: ClusterSpec) -> dict[str, str]:

@@ -69,14 +69,27 @@ def test_rendered_values_carry_the_route_table_the_router_reads(example: Cluster
     assert all(isinstance(k, int) for k in table["routes"])
 
 
+FREE_FORM = {"resources", "extraEnv", "metricsNamespaceSelector", "annotations"}  # maps of any keys
+
+
+def leaf_paths(values: Any, prefix: str = "") -> set[str]:
+    if not isinstance(values, dict) or not values or prefix.rsplit(".", 1)[-1] in FREE_FORM:
+        return {prefix}
+    return {p for k, v in values.items() for p in leaf_paths(v, f"{prefix}.{k}")}
+
+
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)
-def test_every_values_path_in_templates_exists(template: Path, example: ClusterSpec) -> None:
+def test_every_values_path_in_templates_exists(template: Path) -> None:
     refs = {m.group(1) for m in VALUES_REF.finditer(template.read_text())}
-    rendered = helm_values(example)
     missing_default = sorted(r for r in refs if not has_path(default_values(), r))
-    missing_rendered = sorted(r for r in refs if not has_path(rendered, r))
     assert missing_default == [], f"{template.name}: not in values.yaml"
-    assert missing_rendered == [], f"{template.name}: not produced by silobridge cluster render --target helm"
+
+
+def test_rendered_values_name_only_chart_values(example: ClusterSpec) -> None:
+    """Helm merges the rendered file over values.yaml: a key the chart does not know is a typo."""
+    rendered = leaf_paths(helm_values(example))
+    unknown = sorted(p for p in rendered if not has_path(default_values(), p))
+    assert unknown == []
 
 
 def test_templates_reference_values_at_all() -> None:

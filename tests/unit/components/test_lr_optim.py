@@ -67,9 +67,19 @@ def test_every_optimiser_minimises_a_quadratic(kind: str) -> None:
     assert np.allclose(w, target, atol=0.02), (kind, w)
 
 
+def test_rmsprop_bias_correction_divides_by_one_minus_rho_power() -> None:
+    opt, w = Optimizer("rmsprop", 0.1, bias_correction=True), np.zeros(2)
+    w = opt.step(w, np.array([0.5, -2.0]))
+    assert np.allclose(w, [-0.1, 0.1], atol=1e-5)  # first step: sqrt(v_hat) = |g|
+    g2 = np.array([1.0, 1.0])
+    v = 0.99 * 0.01 * np.array([0.25, 4.0]) + 0.01 * g2**2
+    assert np.allclose(opt.step(w, g2), w - 0.1 * g2 / (np.sqrt(v / (1 - 0.99**2)) + 1e-6))
+
+
 def test_schedules() -> None:
     assert [scheduled_lr(0.1, "constant", e) for e in (0, 5)] == [0.1, 0.1]
     assert scheduled_lr(0.1, "inverse_time", 4, decay=0.5) == pytest.approx(0.1 / 3)
+    assert scheduled_lr(0.1, "inverse_sqrt", 3, decay=1.0) == pytest.approx(0.05)
     assert [scheduled_lr(0.1, "step", e, decay=0.5, step_size=3) for e in (0, 2, 3, 7)] == pytest.approx(
         [0.1, 0.1, 0.05, 0.025]
     )

@@ -112,14 +112,15 @@ def train(ctx: TaskContext) -> TaskResult:
         total, rows = 0.0, 0
         for b, idx in enumerate(batches(plan["rows"], plan["batch_size"], plan["seed"], epoch)):
             tag = f"e{epoch}b{b}"
+            # Gradients first: the guest computes its loss while its gradient is on the way back.
+            for party in parties:
+                enc_g = encrypted(ctx, recv_checked(ctx, party, "masked_gradient", tag), "masked gradient")
+                guard.admit(party, "masked_gradient", tag, enc_g)
+                ctx.send(party, "gradient", sk.decrypt_vector(enc_g), tag=tag)
             enc_loss = encrypted(ctx, recv_checked(ctx, guest, "loss", tag), "encrypted loss")
             guard.admit(guest, "loss", tag, enc_loss)
             total += float(sk.decrypt_vector(enc_loss)[0]) * len(idx)
             rows += len(idx)
-            for party in parties:
-                enc_g = encrypted(ctx, recv_checked(ctx, party, "masked_gradient", tag), "masked gradient")
-                guard.admit(party, "masked_gradient", tag, enc_g)
-                ctx.send(party, "gradient", sk.decrypt_vector(enc_g, compute=ctx.compute), tag=tag)
         loss = total / rows
         ctx.log_metric("loss", loss, epoch)
         diff = _weight_diff(ctx, guard, sk, parties, epoch) if weight_diff else None

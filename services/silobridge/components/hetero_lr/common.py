@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -13,6 +14,9 @@ from silobridge.federation.context import TaskContext
 from silobridge.ml.checks import min_rows
 from silobridge.ml.optim import Optimizer, initial_weights
 from silobridge.ml.protocol import recv_checked
+
+if TYPE_CHECKING:
+    from silobridge.crypto.paillier.pool import ObfuscatorPool
 
 # Masks the parties add to their encrypted gradients before the arbiter decrypts them: uniform in
 # [-MASK_BOUND, MASK_BOUND], i.e. about 1e8 times larger than a gradient of standardised features.
@@ -33,10 +37,13 @@ class HeteroLRParams(Params):
     optimizer: Literal["sgd", "nesterov", "adagrad", "rmsprop", "adam"] = Field(
         "sgd", description="update rule for each party's own weights (see silobridge.ml.optim)"
     )
-    lr_schedule: Literal["constant", "inverse_time", "step"] = Field(
+    lr_schedule: Literal["constant", "inverse_time", "inverse_sqrt", "step"] = Field(
         "inverse_time",
         description="learning rate at epoch e: constant lr; inverse_time lr / (1 + lr_decay * e); "
-        "step lr * lr_decay ** (e // lr_step_size)",
+        "inverse_sqrt lr / sqrt(1 + lr_decay * e); step lr * lr_decay ** (e // lr_step_size)",
+    )
+    bias_correction: bool = Field(
+        False, description="rmsprop: divide the squared-gradient average by 1 - rho**t, as Adam does"
     )
     lr_step_size: int = Field(1, ge=1, le=10_000, description="epochs per step of the 'step' schedule")
     alpha: float = Field(
@@ -61,6 +68,14 @@ class HeteroLRParams(Params):
         None, ge=0, description="seed of the random initialisation (with each party's id); random when unset"
     )
     seed: int | None = Field(None, description="mini-batch shuffling seed (guest); random when unset")
+    fixed_point_bits: int = Field(
+        16,
+        ge=8,
+        le=52,
+        description="fraction bits of the plaintext factors of encrypted products (features in X^T [[d]], "
+        "loss coefficients), rounded up to a multiple of 4; the gradient error is at most "
+        "max|d| * 2**-(bits+1) (see docs/algorithms.md); fewer bits make the products cheaper",
+    )
     engine: Literal["fast", "phe"] = Field(
         "fast",
         description="Paillier engine of this party: 'fast' (batched, parallel on the compute backend) or "
@@ -134,6 +149,7 @@ def optimizer(ctx: TaskContext) -> Optimizer:
         ctx.param("lr_decay"),
         schedule=ctx.param("lr_schedule", "inverse_time"),
         step_size=ctx.param("lr_step_size", 1),
+        bias_correction=bool(ctx.param("bias_correction", False)),
     )
 
 
@@ -157,6 +173,61 @@ def send_weight_diff(ctx: TaskContext, pk: Any, before: np.ndarray, after: np.nd
     if wants_weight_diff(ctx):
         sq = float(np.sum((after - before) ** 2))
         ctx.send("arbiter", "weight_diff", outgoing(pk.encrypt_vector(np.array([sq]))), tag=f"e{epoch}")
+
+
+def product_exponent(ctx: TaskContext) -> int:
+    """Base-16 exponent of the plaintext factors of encrypted products: step 2**-bits or finer."""
+    return -math.ceil(int(ctx.param("fixed_point_bits", 16)) / 4)
+
+
+def products(ctx: TaskContext, enc: Any, X: np.ndarray) -> Any:
+    """``X^T [[enc]]``: the fast engine rounds X to the job's fixed-point step (cheaper products)."""
+    if engine(ctx) == "phe":
+        return enc.rmatmul(X, compute=ctx.compute)
+    return enc.rmatmul(X, exponent=product_exponent(ctx), compute=ctx.compute)
+
+
+def dot(ctx: TaskContext, enc: Any, x: np.ndarray) -> Any:
+    if engine(ctx) == "phe":
+        return enc.dot(x)
+    return enc.dot(x, exponent=product_exponent(ctx))
+
+
+def quarter(ctx: TaskContext, enc: Any) -> Any:
+    """``[[0.25 * v]]``: 0.25 is exactly 4 * 16**-1, a 3-bit exponent instead of a 53-bit one."""
+    return enc * 0.25 if engine(ctx) == "phe" else enc.mul(0.25, exponent=-1, compute=ctx.compute)
+
+
+def obfuscator_pool(ctx: TaskContext, pk: Any, capacity: int) -> ObfuscatorPool | None:
+    """A bounded pool of this party's obfuscators, filled while it waits (fast engine only)."""
+    if engine(ctx) == "phe":
+        return None
+    from silobridge.crypto.paillier.pool import ObfuscatorPool
+
+    pool = ObfuscatorPool(pk, capacity, ctx.compute)
+    pool.fill()
+    return pool
+
+
+def fresh(ctx: TaskContext, enc: Any, pool: ObfuscatorPool | None) -> Any:
+    """``enc`` re-randomised, ready to send; the pool is refilled in the background for the next batch."""
+    if pool is None:
+        return outgoing(enc.obfuscate(compute=ctx.compute))
+    out = enc.obfuscate(pool=pool)
+    pool.fill()
+    return out
+
+
+def encrypt(ctx: TaskContext, pk: Any, values: np.ndarray, pool: ObfuscatorPool | None) -> Any:
+    if pool is None:
+        return outgoing(pk.encrypt_vector(values, compute=ctx.compute))
+    out = pk.encrypt_vector(values, pool=pool)
+    pool.fill()
+    return out
+
+
+def largest_batch(rows: int, batch_size: int) -> int:
+    return rows if batch_size < 0 or batch_size >= rows else -(-rows // (rows // batch_size))
 
 
 def mask(size: int) -> np.ndarray:

@@ -11,12 +11,18 @@ import numpy as np
 from silobridge.components.hetero_lr.common import (
     batches,
     check_plan,
+    dot,
     encrypted,
+    fresh,
     initial,
+    largest_batch,
     mask,
     names_array,
+    obfuscator_pool,
     optimizer,
     outgoing,
+    products,
+    quarter,
     receive_public_key,
     send_weight_diff,
     vector,
@@ -59,60 +65,70 @@ def train(ctx: TaskContext) -> TaskResult:
     w = initial(ctx, X.shape[1])
     losses: list[float] = []
     epochs = int(ctx.param("epochs"))
-    for epoch in range(epochs):
-        opt.set_epoch(epoch)
-        w_start = w.copy()
-        for b, idx in enumerate(batches(table.rows, batch_size, seed, epoch)):
-            tag = f"e{epoch}b{b}"
-            xb, yb = X[idx], y_pm[idx]
-            m = len(idx)
-            u_g = xb @ w
-            forwards = [
-                _forward(ctx, f, m, h)
-                for h, f in zip(hosts, recv_all_checked(ctx, "host", "forward", tag), strict=True)
-            ]
-            enc_u = forwards[0]["u"]
-            for f in forwards[1:]:
-                enc_u = enc_u + f["u"]
-            # Cross terms between hosts for the Taylor loss: host j gets [[u_i]] of every host i before it.
-            cross: list[Any] = []
-            for j, hj in enumerate(hosts):
-                for hi, fi in zip(hosts[:j], forwards[:j], strict=True):
-                    ctx.send(
-                        hj,
-                        "peer_forward",
-                        outgoing(fi["u"].obfuscate(compute=ctx.compute)),
-                        tag=f"{tag}p{hi}",
-                    )
-            for j, hj in enumerate(hosts):
-                for hi in hosts[:j]:
-                    cross.append(encrypted(ctx, recv_checked(ctx, hj, "cross", f"{tag}p{hi}"), "cross term"))
-            # [[d]] = 0.25 * (u_g + sum u_h) - 0.5 * y   (y in {-1, +1}): the Taylor residual.
-            enc_d = enc_u * 0.25 + (0.25 * u_g - 0.5 * yb)
-            for h in hosts:
-                ctx.send(h, "residual", outgoing(enc_d.obfuscate(compute=ctx.compute)), tag=tag)
-            # Batch loss: mean(log 2 - 0.5 y z + 0.125 z^2) + 0.5 alpha |w|^2 summed over parties.
-            const = m * math.log(2.0) - 0.5 * float(yb @ u_g) + 0.125 * float(u_g @ u_g)
-            enc_loss = enc_u.dot(0.25 * u_g - 0.5 * yb) + np.array([const])
-            for f in forwards:
-                enc_loss = enc_loss + f["loss"]
-            for c in cross:
-                enc_loss = enc_loss + c * 0.25
-            enc_loss = enc_loss * (1.0 / m) + np.array([0.5 * alpha * float(w[:-1] @ w[:-1])])
-            ctx.send("arbiter", "loss", outgoing(enc_loss.obfuscate()), tag=tag)
-            r = mask(X.shape[1])
-            enc_g = enc_d.rmatmul(xb, compute=ctx.compute) * (1.0 / m)
-            ctx.send("arbiter", "masked_gradient", outgoing((enc_g + r).obfuscate()), tag=tag)
-            g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
-            g[:-1] += alpha * w[:-1]
-            w = opt.step(w, g)
-        send_weight_diff(ctx, pk, w_start, w, epoch)
-        verdict = recv_checked(ctx, "arbiter", "stop", f"e{epoch}")
-        losses.append(float(verdict["loss"]))
-        ctx.log_metric("loss", losses[-1], epoch)
-        ctx.progress((epoch + 1) / epochs)
-        if bool(verdict.get("stop")):
-            break
+    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, batch_size) * len(hosts))
+    try:
+        for epoch in range(epochs):
+            opt.set_epoch(epoch)
+            w_start = w.copy()
+            for b, idx in enumerate(batches(table.rows, batch_size, seed, epoch)):
+                tag = f"e{epoch}b{b}"
+                xb, yb = X[idx], y_pm[idx]
+                m = len(idx)
+                u_g = xb @ w
+                forwards = [
+                    _forward(ctx, f, m, h)
+                    for h, f in zip(hosts, recv_all_checked(ctx, "host", "forward", tag), strict=True)
+                ]
+                enc_u = forwards[0]["u"]
+                for f in forwards[1:]:
+                    enc_u = enc_u + f["u"]
+                # Cross terms between hosts for the Taylor loss: host j gets [[u_i]] of every host i before it.
+                cross: list[Any] = []
+                for j, hj in enumerate(hosts):
+                    for hi, fi in zip(hosts[:j], forwards[:j], strict=True):
+                        ctx.send(
+                            hj,
+                            "peer_forward",
+                            outgoing(fi["u"].obfuscate(compute=ctx.compute)),
+                            tag=f"{tag}p{hi}",
+                        )
+                for j, hj in enumerate(hosts):
+                    for hi in hosts[:j]:
+                        cross.append(
+                            encrypted(ctx, recv_checked(ctx, hj, "cross", f"{tag}p{hi}"), "cross term")
+                        )
+                # [[d]] = 0.25 * (u_g + sum u_h) - 0.5 * y   (y in {-1, +1}): the Taylor residual.
+                enc_d = quarter(ctx, enc_u) + (0.25 * u_g - 0.5 * yb)
+                for h in hosts:
+                    ctx.send(h, "residual", fresh(ctx, enc_d, pool), tag=tag)
+                r = mask(X.shape[1])
+                enc_g = products(ctx, enc_d, xb) * (1.0 / m)
+                ctx.send("arbiter", "masked_gradient", outgoing((enc_g + r).obfuscate()), tag=tag)
+                # Batch loss: mean(log 2 - 0.5 y z + 0.125 z^2) + 0.5 alpha |w|^2 summed over parties.
+                const = m * math.log(2.0) - 0.5 * float(yb @ u_g) + 0.125 * float(u_g @ u_g)
+                enc_loss = dot(ctx, enc_u, 0.25 * u_g - 0.5 * yb) + np.array([const])
+                for f in forwards:
+                    enc_loss = enc_loss + f["loss"]
+                for c in cross:
+                    enc_loss = enc_loss + c * 0.25
+                enc_loss = enc_loss * (1.0 / m) + np.array([0.5 * alpha * float(w[:-1] @ w[:-1])])
+                ctx.send("arbiter", "loss", outgoing(enc_loss.obfuscate()), tag=tag)
+                g = (
+                    vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient")
+                    - r
+                )
+                g[:-1] += alpha * w[:-1]
+                w = opt.step(w, g)
+            send_weight_diff(ctx, pk, w_start, w, epoch)
+            verdict = recv_checked(ctx, "arbiter", "stop", f"e{epoch}")
+            losses.append(float(verdict["loss"]))
+            ctx.log_metric("loss", losses[-1], epoch)
+            ctx.progress((epoch + 1) / epochs)
+            if bool(verdict.get("stop")):
+                break
+    finally:
+        if pool is not None:
+            pool.close()
     weights, intercept = w[:-1], float(w[-1])
     predictions = _predictions(ctx, table, weights, intercept)
     score = predictions.features[:, 0]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from silobridge.components.hetero_lr.common import (
     batches,
     check_plan,
+    dot,
+    encrypt,
     encrypted,
     initial,
+    largest_batch,
     mask,
     names_array,
+    obfuscator_pool,
     optimizer,
     outgoing,
+    products,
     receive_public_key,
     send_weight_diff,
     vector,
@@ -24,6 +29,10 @@ from silobridge.errors import ComponentError
 from silobridge.federation.context import TaskContext
 from silobridge.ml.checks import finite_features, min_rows
 from silobridge.ml.protocol import recv_checked
+from silobridge.table import Table
+
+if TYPE_CHECKING:
+    from silobridge.crypto.paillier.pool import ObfuscatorPool
 
 
 def train(ctx: TaskContext) -> TaskResult:
@@ -35,9 +44,26 @@ def train(ctx: TaskContext) -> TaskResult:
     ctx.send("arbiter", "features", X.shape[1], tag="setup")
     # The plan decides which of our rows each batch aggregates: checked, never taken as sent.
     plan = check_plan(ctx, recv_checked(ctx, "guest", "plan", "setup"), table.rows)
+    w = initial(ctx, X.shape[1])
+    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, plan["batch_size"]))
+    try:
+        return _train(ctx, X, w, pk, pool, plan, table)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _train(
+    ctx: TaskContext,
+    X: np.ndarray,
+    w: np.ndarray,
+    pk: Any,
+    pool: ObfuscatorPool | None,
+    plan: dict[str, int],
+    table: Table,
+) -> TaskResult:
     alpha = float(ctx.param("alpha"))
     opt = optimizer(ctx)
-    w = initial(ctx, X.shape[1])
     peers_before = [h for h in ctx.parties_of("host") if h < ctx.party_id]
     epochs = int(ctx.param("epochs"))
     for epoch in range(epochs):
@@ -53,7 +79,7 @@ def train(ctx: TaskContext) -> TaskResult:
                 "guest",
                 "forward",
                 {
-                    "u": outgoing(pk.encrypt_vector(u, compute=ctx.compute)),
+                    "u": encrypt(ctx, pk, u, pool),
                     "loss": outgoing(pk.encrypt_vector(np.array([own_loss]))),
                 },
                 tag=tag,
@@ -63,12 +89,12 @@ def train(ctx: TaskContext) -> TaskResult:
                 enc_peer = encrypted(
                     ctx, recv_checked(ctx, "guest", "peer_forward", f"{tag}p{peer}"), "peer forward"
                 )
-                ctx.send("guest", "cross", outgoing(enc_peer.dot(u).obfuscate()), tag=f"{tag}p{peer}")
+                ctx.send("guest", "cross", outgoing(dot(ctx, enc_peer, u).obfuscate()), tag=f"{tag}p{peer}")
             enc_d = encrypted(ctx, recv_checked(ctx, "guest", "residual", tag), "encrypted residual")
             if len(enc_d) != m:
                 raise ComponentError(f"encrypted residual has {len(enc_d)} rows, the batch {m}")
             r = mask(X.shape[1])
-            enc_g = enc_d.rmatmul(xb, compute=ctx.compute) * (1.0 / m)
+            enc_g = products(ctx, enc_d, xb) * (1.0 / m)
             ctx.send("arbiter", "masked_gradient", outgoing((enc_g + r).obfuscate()), tag=tag)
             g = vector(recv_checked(ctx, "arbiter", "gradient", tag), X.shape[1], "decrypted gradient") - r
             w = opt.step(w, g + alpha * w)

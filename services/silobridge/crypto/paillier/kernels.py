@@ -79,22 +79,37 @@ def public_obfuscators(count: int, table: FixedBaseTable) -> list[mpz]:
     return [pow_bytes(rnd[i * nb : (i + 1) * nb]) for i in range(count)]
 
 
+def encrypt_with(residues: Sequence[int], obfuscators: Sequence[mpz], n: int) -> list[mpz]:
+    """``(1 + m*n) * y mod n^2`` for each residue and its own (fresh, never reused) obfuscator."""
+    if len(obfuscators) != len(residues):
+        raise CryptoError(f"{len(obfuscators)} obfuscators for {len(residues)} plaintexts")
+    nn = mpz(n)
+    n2 = nn * nn
+    return [(y + nn * (m * y % nn)) % n2 for m, y in zip(residues, obfuscators, strict=True)]
+
+
+def obfuscate_with(cts: Sequence[mpz], obfuscators: Sequence[mpz], n2: mpz) -> list[mpz]:
+    """``c * y mod n^2``: re-randomisation by a ready obfuscator (one multiplication each)."""
+    if len(obfuscators) != len(cts):
+        raise CryptoError(f"{len(obfuscators)} obfuscators for {len(cts)} ciphertexts")
+    return [c * y % n2 for c, y in zip(cts, obfuscators, strict=True)]
+
+
 def encrypt_public(residues: Sequence[int], n: int, h: int, exp_bits: int, window: int) -> list[mpz]:
     with release_gil():
         table = public_table(n, h, exp_bits, window)
-        nn = mpz(n)
-        n2 = table.modulus
-        out = []
-        for m, y in zip(residues, public_obfuscators(len(residues), table), strict=True):
-            out.append((y + nn * (m * y % nn)) % n2)
-        return out
+        return encrypt_with(residues, public_obfuscators(len(residues), table), n)
 
 
 def obfuscate_public(cts: Sequence[mpz], n: int, h: int, exp_bits: int, window: int) -> list[mpz]:
     with release_gil():
         table = public_table(n, h, exp_bits, window)
-        n2 = table.modulus
-        return [c * y % n2 for c, y in zip(cts, public_obfuscators(len(cts), table), strict=True)]
+        return obfuscate_with(cts, public_obfuscators(len(cts), table), table.modulus)
+
+
+def make_public_obfuscators(count: int, n: int, h: int, exp_bits: int, window: int) -> list[mpz]:
+    with release_gil():
+        return public_obfuscators(count, public_table(n, h, exp_bits, window))
 
 
 # --- key-holder encryption with CRT ----------------------------------------------------------

@@ -21,6 +21,7 @@ from silobridge.crypto.paillier import encoding, kernels, parallel
 from silobridge.errors import CryptoError
 
 if TYPE_CHECKING:
+    from silobridge.crypto.paillier.pool import ObfuscatorPool
     from silobridge.crypto.paillier.vector import EncryptedVector
     from silobridge.federation.v1 import values_pb2
 
@@ -132,14 +133,24 @@ class PublicKey:
         precision: float | None = None,
         exponent: int | None = None,
         compute: ComputeBackend | None = None,
+        pool: ObfuscatorPool | None = None,
     ) -> EncryptedVector:
-        """Encrypt every element with fresh randomness (fixed-point, one shared exponent)."""
+        """Encrypt every element with fresh randomness (fixed-point, one shared exponent).
+
+        With ``pool``, the obfuscators come from it (made ahead of time, each used once).
+        """
         from silobridge.crypto.paillier.vector import EncryptedVector
 
         values = encoding.as_array(x).reshape(-1)
         e = encoding.choose_exponent(values, precision, exponent)
         mantissas = encoding.encode(values, e, self.max_int, self.bits)
-        cts = self.encrypt_residues(encoding.to_residues(mantissas, self.n), compute=compute)
+        residues = encoding.to_residues(mantissas, self.n)
+        if pool is not None:
+            if pool.public_key != self:
+                raise CryptoError("the obfuscator pool belongs to another public key")
+            cts = kernels.encrypt_with(residues, pool.take(len(residues)), self.n)
+        else:
+            cts = self.encrypt_residues(residues, compute=compute)
         return EncryptedVector(self, cts, np.full(len(cts), e, dtype=np.int64), randomised=True)
 
     def encrypt_residues(self, residues: list[int], *, compute: ComputeBackend | None = None) -> list[mpz]:

@@ -70,6 +70,11 @@ def obfuscate_crt_chunk(item: tuple[int, int, int, int, bytes]) -> bytes:
     return pack_ciphertexts(kernels.obfuscate_crt(cts, p, q, h, window), width)
 
 
+def obfuscators_chunk(item: tuple[int, int, int, int, int]) -> bytes:
+    n, h, exp_bits, window, count = item
+    return pack_ciphertexts(kernels.make_public_obfuscators(count, n, h, exp_bits, window), width_of(n * n))
+
+
 def decrypt_chunk(item: tuple[int, int, bytes]) -> list[int]:
     p, q, blob = item
     return kernels.decrypt_crt(unpack_ciphertexts(blob, width_of((p * q) ** 2)), p, q)
@@ -152,6 +157,18 @@ def obfuscate_crt(
         obfuscate_crt_chunk,
     )
     return _join(blobs, width)
+
+
+def public_obfuscators(
+    count: int, n: int, h: int, exp_bits: int, window: int, compute: ComputeBackend | None
+) -> list[mpz]:
+    """``count`` fresh ``h**r``; every worker draws its own ``r`` from the OS CSPRNG."""
+    if compute is None:
+        return kernels.make_public_obfuscators(count, n, h, exp_bits, window)
+    blobs = run_chunks(
+        compute, count, MIN_CHUNK_ENCRYPT, lambda lo, hi: (n, h, exp_bits, window, hi - lo), obfuscators_chunk
+    )
+    return _join(blobs, width_of(n * n))
 
 
 def decrypt(cts: Sequence[mpz], p: int, q: int, compute: ComputeBackend | None) -> list[int]:

@@ -21,6 +21,7 @@ from silobridge.compute.base import ComputeBackend
 from silobridge.crypto.paillier import encoding, kernels, parallel
 from silobridge.crypto.paillier.keys import PrivateKey, PublicKey
 from silobridge.crypto.paillier.multiexp import batch_invert
+from silobridge.crypto.paillier.pool import ObfuscatorPool
 from silobridge.crypto.paillier.wire import pack_ciphertexts, unpack_ciphertexts, width_of
 from silobridge.errors import CryptoError
 from silobridge.federation.v1 import values_pb2
@@ -326,10 +327,21 @@ class EncryptedVector:
     # -- randomisation ------------------------------------------------------------------------------
 
     def obfuscate(
-        self, *, compute: ComputeBackend | None = None, private_key: PrivateKey | None = None
+        self,
+        *,
+        compute: ComputeBackend | None = None,
+        private_key: PrivateKey | None = None,
+        pool: ObfuscatorPool | None = None,
     ) -> EncryptedVector:
-        """A copy with every ciphertext multiplied by a fresh obfuscator (CRT-fast for the key holder)."""
-        if private_key is not None:
+        """A copy with every ciphertext multiplied by a fresh obfuscator (CRT-fast for the key holder).
+
+        With ``pool``, the obfuscators come from it: made ahead of time, each used once.
+        """
+        if pool is not None:
+            if pool.public_key != self.public_key:
+                raise CryptoError("the obfuscator pool belongs to another public key")
+            cts = kernels.obfuscate_with(self.ciphertexts, pool.take(len(self)), self._n2)
+        elif private_key is not None:
             if private_key.public_key != self.public_key:
                 raise CryptoError("private key does not match the vector's public key")
             cts = private_key.obfuscate_ciphertexts(self.ciphertexts, compute=compute)

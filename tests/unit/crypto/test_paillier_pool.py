@@ -1,0 +1,99 @@
+"""Pooled obfuscators and the cheaper product paths give the same decrypted results as the plain ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from silobridge.compute.local import LocalBackend
+from silobridge.crypto import EncryptedVector, PrivateKey, PublicKey
+from silobridge.crypto.paillier import encoding
+from silobridge.crypto.paillier.pool import ObfuscatorPool
+from silobridge.errors import CryptoError
+
+
+@pytest.fixture()
+def pool(keypair: tuple[PublicKey, PrivateKey]) -> ObfuscatorPool:
+    p = ObfuscatorPool(keypair[0], 64)
+    yield p
+    p.close()
+
+
+def test_pooled_encryption_and_obfuscation_decrypt_like_the_plain_paths(
+    keypair: tuple[PublicKey, PrivateKey], pool: ObfuscatorPool
+) -> None:
+    pk, sk = keypair
+    x = np.random.default_rng(4).normal(size=50) * 1e3
+    plain, pooled = pk.encrypt_vector(x), pk.encrypt_vector(x, pool=pool)
+    assert pooled.randomised and sk.decrypt_int(pooled) == sk.decrypt_int(plain)
+    assert np.array_equal(sk.decrypt_vector(pooled), sk.decrypt_vector(plain))
+    computed = plain * 3 + 1.5
+    assert not computed.randomised
+    again = computed.obfuscate(pool=pool)
+    assert again.randomised and sk.decrypt_int(again) == sk.decrypt_int(computed.obfuscate())
+    assert set(again.ciphertexts).isdisjoint(computed.ciphertexts)  # really re-randomised
+
+
+def test_an_obfuscator_is_handed_out_once(keypair: tuple[PublicKey, PrivateKey]) -> None:
+    pk, sk = keypair
+    pool = ObfuscatorPool(pk, 40, LocalBackend(2))
+    try:
+        pool.fill()
+        assert pool.wait_filled(120)
+        assert len(pool) == 40  # bounded: filled to capacity, no further
+        first, second = pool.take(30), pool.take(30)  # the second runs short: 10 ready + 20 made now
+        assert len(pool) == 0
+        seen = [int(y) for y in first + second]
+        assert len(set(seen)) == 60
+        pool.fill()
+        assert pool.wait_filled(120)
+        assert {int(y) for y in pool.take(40)}.isdisjoint(seen)
+        assert pool.handed_out == 100 and pool.made >= 100
+        zeros = EncryptedVector(pk, first, np.zeros(30, dtype=np.int64), randomised=True)
+        assert sk.decrypt_raw(zeros) == [0] * 30  # each one is a fresh encryption of zero
+        assert pk.obfuscation_base not in seen
+    finally:
+        pool.close()
+    assert len(pool) == 0  # close forgets what was not handed out
+
+
+def test_pool_refuses_other_keys_and_bad_sizes(
+    keypair: tuple[PublicKey, PrivateKey], other_keypair: tuple[PublicKey, PrivateKey], pool: ObfuscatorPool
+) -> None:
+    with pytest.raises(CryptoError, match="another public key"):
+        other_keypair[0].encrypt_vector(np.ones(3), pool=pool)
+    with pytest.raises(CryptoError, match="another public key"):
+        other_keypair[0].encrypt_vector(np.ones(3)).obfuscate(pool=pool)
+    with pytest.raises(CryptoError, match="capacity"):
+        ObfuscatorPool(keypair[0], 0)
+
+
+def test_coarse_product_exponent_equals_products_of_the_rounded_matrix(
+    keypair: tuple[PublicKey, PrivateKey],
+) -> None:
+    """X^T [[d]] with X at step 16**-4: bit for bit the exact products of the rounded X, within the bound."""
+    pk, sk = keypair
+    rng = np.random.default_rng(8)
+    d = rng.normal(size=300) * 0.7
+    X = rng.normal(size=(300, 6)) * 2.5
+    enc = pk.encrypt_vector(d)
+    coarse = enc.rmatmul(X, exponent=-4)
+    # The straightforward path, in exact integers: mantissas of d times the rounded X.
+    d_mant = sk.decrypt_int(enc)
+    x_mant = np.rint(X * 16.0**4).astype(np.int64)
+    exact = [sum(int(a) * int(b) for a, b in zip(d_mant, x_mant[:, j], strict=True)) for j in range(6)]
+    assert sk.decrypt_int(coarse) == exact
+    assert int(coarse.exponents[0]) == int(enc.exponents[0]) - 4
+    # The error bound of docs/algorithms.md: |sum d_i (x_i - x^_i)| <= sum |d_i| * 2**-17.
+    err = np.abs(sk.decrypt_vector(coarse) - X.T @ d)
+    assert np.all(err <= np.abs(d).sum() * 2.0**-17 + 1e-9)
+    assert err.max() > 0  # it is a rounding, not the full-precision product
+
+
+def test_quarter_with_exact_exponent_is_the_same_value(keypair: tuple[PublicKey, PrivateKey]) -> None:
+    pk, sk = keypair
+    u = np.random.default_rng(2).normal(size=40) * 10
+    enc = pk.encrypt_vector(u)
+    fast, plain = enc.mul(0.25, exponent=-1), enc * 0.25
+    assert np.array_equal(sk.decrypt_vector(fast), sk.decrypt_vector(plain))
+    assert np.array_equal(sk.decrypt_vector(fast), encoding.decode(sk.decrypt_int(enc), enc.exponents) * 0.25)

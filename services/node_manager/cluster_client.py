@@ -80,6 +80,14 @@ class ClusterClient:
         reply = await self.call(pb.ClusterRequest(put_table_meta=meta))
         return reply.table if reply.WhichOneof("reply") == "table" else meta
 
+    async def get_table_meta(self, namespace: str, name: str) -> pb.TableMeta | None:
+        """A table's metadata, or None when the cluster-manager does not know it."""
+        req = pb.ClusterRequest(get_table_meta=pb.GetTableMeta(namespace=namespace, name=name))
+        try:
+            return (await self.call(req)).table
+        except NotFound:
+            return None
+
     async def delete_table_meta(self, namespace: str, name: str) -> bool:
         """Forget a table at the cluster-manager; False when it did not know the table."""
         req = pb.ClusterRequest(delete_table_meta=pb.DeleteTableMeta(namespace=namespace, name=name))

@@ -25,6 +25,7 @@ from collections.abc import Coroutine
 from functools import partial
 from typing import Any
 
+from node_manager.binding import probe_binding
 from node_manager.cluster_client import ClusterClient
 from node_manager.metrics import NodeMetrics
 from node_manager.settings import NodeManagerSettings
@@ -95,6 +96,8 @@ class NodeManagerService(Service):
             default_timeout_s=self.settings.task_default_timeout_s,
             output_partitions=self.settings.default_partitions,
             limits=self.settings.disclosure_limits,
+            bind_allow=list(self.settings.bind_allow),
+            environ=os.environ,
         )
         await self.cluster.start()
         self._subs.append(
@@ -215,6 +218,8 @@ class NodeManagerService(Service):
             kind = cmd.WhichOneof("command") or "empty"
             if kind == "store_table":
                 return cpb.ClusterReply(table=await self.store_table(cmd.store_table)).SerializeToString()
+            if kind == "bind_table":
+                return cpb.ClusterReply(table=await self.bind_table(cmd.bind_table)).SerializeToString()
             if kind == "delete_table":
                 await self.delete_table(cmd.delete_table.table)
             elif kind == "run_task":
@@ -268,6 +273,33 @@ class NodeManagerService(Service):
             raise
         self.own.tables.labels("store", "ok").inc()
         log.info("stored table %s.%s: %d rows in %d partitions", ns, name, table.rows, len(rows))
+        return meta
+
+    async def bind_table(self, cmd: pb.BindTable) -> cpb.TableMeta:
+        """Register a table that stays at its source; refused (nothing registered) unless allowed."""
+        ns, name = cmd.table.namespace, cmd.table.name
+        try:
+            check_word(ns, "table namespace")
+            check_word(name, "table name")
+            existing = await self.cluster.get_table_meta(ns, name)
+            if existing is not None and not existing.HasField("source") and cmd.replace:
+                raise InvalidInput(
+                    f"table {ns}.{name} is an uploaded table: delete it before binding that name"
+                )
+            meta = await asyncio.to_thread(
+                probe_binding,
+                cmd,
+                node_id=self.node_id,
+                allow=list(self.settings.bind_allow),
+                environ=os.environ,
+                existing=existing is not None or self.storage.exists(ns, name),
+            )
+            meta = await self.cluster.put_table_meta(meta)
+        except Exception:
+            self.own.tables.labels("bind", "error").inc()
+            raise
+        self.own.tables.labels("bind", "ok").inc()
+        log.info("bound table %s.%s to a %s source: %d rows", ns, name, cmd.source.kind, meta.rows)
         return meta
 
     async def delete_table(self, ref: pb.TableRef) -> None:

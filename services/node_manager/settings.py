@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -41,6 +42,33 @@ class NodeManagerSettings(CommonSettings):
         ge=1,
         description="k: no value computed from another party's rows covers fewer rows (jobs cannot lower it)",
     )
+
+    bind_allow: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Sources tables may be bound to, comma-separated: directories (/srv/warehouse) and database "
+            "URLs without password (postgresql://db:5432/bank); empty = nothing may be bound"
+        ),
+    )
+
+    @field_validator("bind_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("bind_allow")
+    @classmethod
+    def _check_allow(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.startswith("/") and "://" not in entry:
+                raise ValueError(
+                    f"bind_allow entry {entry!r} is neither an absolute directory nor a database URL"
+                )
+            if "://" in entry and urlsplit(entry).password is not None:
+                raise ValueError("bind_allow entries carry no passwords")
+        return value
 
     @model_validator(mode="before")
     @classmethod

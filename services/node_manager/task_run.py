@@ -20,12 +20,13 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 
+from node_manager.binding import open_bound
 from node_manager.cluster_client import ClusterClient
 from node_manager.guarded_federation import GuardedFederation
 from node_manager.metrics import NodeMetrics
@@ -49,6 +50,7 @@ from silobridge.federation.bus_transport import BusFederation
 from silobridge.federation.context import TaskContext
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.observability.logs import job_context
+from silobridge.sources.lazy import SourceTable
 from silobridge.table import Table
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,9 @@ class TaskEnv:
     default_timeout_s: float
     output_partitions: int
     limits: DisclosureLimits = field(default_factory=DisclosureLimits)
+    bind_allow: list[str] = field(default_factory=list)
+    # Where env: secret references of bound tables are looked up (the node-manager's environment).
+    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 def _ignore_outcome(fut: asyncio.Future[TaskResult]) -> None:
@@ -203,7 +208,7 @@ class TaskRun:
                     pb.TASK_STATE_SUCCEEDED, message=f"nothing to do for role {cmd.role}"
                 )
             params = comp.validate(MessageToDict(cmd.params), where=f"{cmd.component} ({cmd.task_name})")
-            inputs = await asyncio.to_thread(self._load_inputs)
+            inputs = await self._load_inputs()
             models = {name: codec.decode(value) for name, value in cmd.input_models.items()}
         except SilobridgeError as exc:
             return self.reporter.event(
@@ -211,14 +216,25 @@ class TaskRun:
             )
         return await self._run_role(fn, params, inputs, models)
 
-    def _load_inputs(self) -> dict[str, Table]:
+    async def _load_inputs(self) -> dict[str, Table]:
+        """Stored tables load from this node's disk; bound ones open at their source (lazily)."""
         inputs: dict[str, Table] = {}
         for name, ref in self.cmd.input_tables.items():
-            if not self.env.storage.exists(ref.namespace, ref.name):
+            if self.env.storage.exists(ref.namespace, ref.name):
+                inputs[name] = await asyncio.to_thread(self.env.storage.load, ref.namespace, ref.name)
+                continue
+            meta = await self.env.cluster.get_table_meta(ref.namespace, ref.name)
+            if meta is None or not meta.HasField("source"):
                 raise InvalidInput(
                     f"input {name!r}: table {ref.namespace}.{ref.name} is not stored on node {self.env.node_id}"
                 )
-            inputs[name] = self.env.storage.load(ref.namespace, ref.name)
+            inputs[name] = await asyncio.to_thread(
+                open_bound,
+                meta,
+                party_id=self.cmd.party_id,
+                allow=self.env.bind_allow,
+                environ=self.env.environ,
+            )
         return inputs
 
     async def _run_role(
@@ -337,6 +353,9 @@ class TaskRun:
             ev.progress = 1.0
             namespace = cmd.output_namespace or cmd.job_id
             for output, table in result.tables.items():
+                if isinstance(table, SourceTable):  # a bound table passed on whole: not copied
+                    ev.output_tables[output].CopyFrom(pb.TableRef(namespace=table.ref[0], name=table.ref[1]))
+                    continue
                 name = f"{cmd.task_name}_{output}"
                 await self._store_output(namespace, name, table)
                 ev.output_tables[output].CopyFrom(pb.TableRef(namespace=namespace, name=name))

@@ -128,6 +128,12 @@ class FakeCluster:
                 err = cpb.Error(code="not_found", message=f"table {key[0]}.{key[1]} is not known")
                 return cpb.ClusterReply(error=err).SerializeToString()
             return cpb.ClusterReply(ok=True).SerializeToString()
+        if kind == "get_table_meta":
+            found = self.tables.get((req.get_table_meta.namespace, req.get_table_meta.name))
+            if found is None:
+                err = cpb.Error(code="not_found", message="table is not known")
+                return cpb.ClusterReply(error=err).SerializeToString()
+            return cpb.ClusterReply(table=found).SerializeToString()
         return cpb.ClusterReply(ok=True).SerializeToString()
 
 

@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#silobridge/cluster/v1/cluster.proto\x12\x15silobridge.cluster.v1\"\xc7\x01\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0c\n\x04\x63pus\x18\x03 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x04\x12/\n\x05state\x18\x05 \x01(\x0e\x32 .silobridge.cluster.v1.NodeState\x12\x15\n\rrunning_tasks\x18\x06 \x01(\r\x12\x1b\n\x13last_heartbeat_unix\x18\x07 \x01(\x01\x12\x13\n\x0bray_address\x18\x08 \x01(\t\"=\n\x0cRegisterNode\x12-\n\x04node\x18\x01 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfo\"3\n\tHeartbeat\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x15\n\rrunning_tasks\x18\x02 \x01(\r\"[\n\x0e\x43omputeSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08node_ids\x18\x02 \x03(\t\x12\x15\n\rdeadline_unix\x18\x03 \x01(\x01\x12\x0c\n\x04\x63pus\x18\x04 \x01(\r\"]\n\x0f\x41llocateSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63pus\x18\x02 \x01(\r\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12\x15\n\rprefer_tables\x18\x04 \x03(\t\"$\n\x0eReleaseSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\"+\n\x0c\x43olumnSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\"=\n\rPartitionMeta\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x04\"\xe9\x01\n\tTableMeta\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x34\n\x07\x63olumns\x18\x03 \x03(\x0b\x32#.silobridge.cluster.v1.ColumnSchema\x12\x11\n\tid_column\x18\x04 \x01(\t\x12\x14\n\x0clabel_column\x18\x05 \x01(\t\x12\x38\n\npartitions\x18\x06 \x03(\x0b\x32$.silobridge.cluster.v1.PartitionMeta\x12\x0c\n\x04rows\x18\x07 \x01(\x04\x12\x14\n\x0c\x63reated_unix\x18\x08 \x01(\x01\"/\n\x0cGetTableMeta\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x1f\n\nListTables\x12\x11\n\tnamespace\x18\x01 \x01(\t\"2\n\x0f\x44\x65leteTableMeta\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x0b\n\tListNodes\"9\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xc8\x04\n\x0e\x43lusterRequest\x12<\n\rregister_node\x18\x01 \x01(\x0b\x32#.silobridge.cluster.v1.RegisterNodeH\x00\x12\x35\n\theartbeat\x18\x02 \x01(\x0b\x32 .silobridge.cluster.v1.HeartbeatH\x00\x12\x42\n\x10\x61llocate_session\x18\x03 \x01(\x0b\x32&.silobridge.cluster.v1.AllocateSessionH\x00\x12@\n\x0frelease_session\x18\x04 \x01(\x0b\x32%.silobridge.cluster.v1.ReleaseSessionH\x00\x12:\n\x0eput_table_meta\x18\x05 \x01(\x0b\x32 .silobridge.cluster.v1.TableMetaH\x00\x12=\n\x0eget_table_meta\x18\x06 \x01(\x0b\x32#.silobridge.cluster.v1.GetTableMetaH\x00\x12\x38\n\x0blist_tables\x18\x07 \x01(\x0b\x32!.silobridge.cluster.v1.ListTablesH\x00\x12\x36\n\nlist_nodes\x18\x08 \x01(\x0b\x32 .silobridge.cluster.v1.ListNodesH\x00\x12\x43\n\x11\x64\x65lete_table_meta\x18\t \x01(\x0b\x32&.silobridge.cluster.v1.DeleteTableMetaH\x00\x42\t\n\x07request\":\n\x08NodeList\x12.\n\x05nodes\x18\x01 \x03(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfo\"=\n\tTableList\x12\x30\n\x06tables\x18\x01 \x03(\x0b\x32 .silobridge.cluster.v1.TableMeta\"\xd8\x02\n\x0c\x43lusterReply\x12-\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x1c.silobridge.cluster.v1.ErrorH\x00\x12/\n\x04node\x18\x02 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfoH\x00\x12\x38\n\x07session\x18\x03 \x01(\x0b\x32%.silobridge.cluster.v1.ComputeSessionH\x00\x12\x31\n\x05table\x18\x04 \x01(\x0b\x32 .silobridge.cluster.v1.TableMetaH\x00\x12\x30\n\x05nodes\x18\x05 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeListH\x00\x12\x32\n\x06tables\x18\x06 \x01(\x0b\x32 .silobridge.cluster.v1.TableListH\x00\x12\x0c\n\x02ok\x18\x07 \x01(\x08H\x00\x42\x07\n\x05reply\"\x8f\x01\n\x0c\x43lusterEvent\x12@\n\x0fsession_expired\x18\x01 \x01(\x0b\x32%.silobridge.cluster.v1.ComputeSessionH\x00\x12\x34\n\tnode_lost\x18\x02 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfoH\x00\x42\x07\n\x05\x65vent*R\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10NODE_STATE_ALIVE\x10\x01\x12\x13\n\x0fNODE_STATE_LOST\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#silobridge/cluster/v1/cluster.proto\x12\x15silobridge.cluster.v1\"\xc7\x01\n\x08NodeInfo\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0c\n\x04\x63pus\x18\x03 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x04\x12/\n\x05state\x18\x05 \x01(\x0e\x32 .silobridge.cluster.v1.NodeState\x12\x15\n\rrunning_tasks\x18\x06 \x01(\r\x12\x1b\n\x13last_heartbeat_unix\x18\x07 \x01(\x01\x12\x13\n\x0bray_address\x18\x08 \x01(\t\"=\n\x0cRegisterNode\x12-\n\x04node\x18\x01 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfo\"3\n\tHeartbeat\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x15\n\rrunning_tasks\x18\x02 \x01(\r\"[\n\x0e\x43omputeSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08node_ids\x18\x02 \x03(\t\x12\x15\n\rdeadline_unix\x18\x03 \x01(\x01\x12\x0c\n\x04\x63pus\x18\x04 \x01(\r\"]\n\x0f\x41llocateSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63pus\x18\x02 \x01(\r\x12\x11\n\ttimeout_s\x18\x03 \x01(\x01\x12\x15\n\rprefer_tables\x18\x04 \x03(\t\"$\n\x0eReleaseSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\"+\n\x0c\x43olumnSchema\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\"=\n\rPartitionMeta\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x04\"\xb5\x02\n\tTableMeta\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x34\n\x07\x63olumns\x18\x03 \x03(\x0b\x32#.silobridge.cluster.v1.ColumnSchema\x12\x11\n\tid_column\x18\x04 \x01(\t\x12\x14\n\x0clabel_column\x18\x05 \x01(\t\x12\x38\n\npartitions\x18\x06 \x03(\x0b\x32$.silobridge.cluster.v1.PartitionMeta\x12\x0c\n\x04rows\x18\x07 \x01(\x04\x12\x14\n\x0c\x63reated_unix\x18\x08 \x01(\x01\x12\x32\n\x06source\x18\t \x01(\x0b\x32\".silobridge.cluster.v1.TableSource\x12\x16\n\x0esource_version\x18\n \x01(\t\"P\n\x0bTableSource\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\x12\n\nsecret_ref\x18\x04 \x01(\t\"/\n\x0cGetTableMeta\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x1f\n\nListTables\x12\x11\n\tnamespace\x18\x01 \x01(\t\"2\n\x0f\x44\x65leteTableMeta\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x0b\n\tListNodes\"9\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xc8\x04\n\x0e\x43lusterRequest\x12<\n\rregister_node\x18\x01 \x01(\x0b\x32#.silobridge.cluster.v1.RegisterNodeH\x00\x12\x35\n\theartbeat\x18\x02 \x01(\x0b\x32 .silobridge.cluster.v1.HeartbeatH\x00\x12\x42\n\x10\x61llocate_session\x18\x03 \x01(\x0b\x32&.silobridge.cluster.v1.AllocateSessionH\x00\x12@\n\x0frelease_session\x18\x04 \x01(\x0b\x32%.silobridge.cluster.v1.ReleaseSessionH\x00\x12:\n\x0eput_table_meta\x18\x05 \x01(\x0b\x32 .silobridge.cluster.v1.TableMetaH\x00\x12=\n\x0eget_table_meta\x18\x06 \x01(\x0b\x32#.silobridge.cluster.v1.GetTableMetaH\x00\x12\x38\n\x0blist_tables\x18\x07 \x01(\x0b\x32!.silobridge.cluster.v1.ListTablesH\x00\x12\x36\n\nlist_nodes\x18\x08 \x01(\x0b\x32 .silobridge.cluster.v1.ListNodesH\x00\x12\x43\n\x11\x64\x65lete_table_meta\x18\t \x01(\x0b\x32&.silobridge.cluster.v1.DeleteTableMetaH\x00\x42\t\n\x07request\":\n\x08NodeList\x12.\n\x05nodes\x18\x01 \x03(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfo\"=\n\tTableList\x12\x30\n\x06tables\x18\x01 \x03(\x0b\x32 .silobridge.cluster.v1.TableMeta\"\xd8\x02\n\x0c\x43lusterReply\x12-\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x1c.silobridge.cluster.v1.ErrorH\x00\x12/\n\x04node\x18\x02 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfoH\x00\x12\x38\n\x07session\x18\x03 \x01(\x0b\x32%.silobridge.cluster.v1.ComputeSessionH\x00\x12\x31\n\x05table\x18\x04 \x01(\x0b\x32 .silobridge.cluster.v1.TableMetaH\x00\x12\x30\n\x05nodes\x18\x05 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeListH\x00\x12\x32\n\x06tables\x18\x06 \x01(\x0b\x32 .silobridge.cluster.v1.TableListH\x00\x12\x0c\n\x02ok\x18\x07 \x01(\x08H\x00\x42\x07\n\x05reply\"\x8f\x01\n\x0c\x43lusterEvent\x12@\n\x0fsession_expired\x18\x01 \x01(\x0b\x32%.silobridge.cluster.v1.ComputeSessionH\x00\x12\x34\n\tnode_lost\x18\x02 \x01(\x0b\x32\x1f.silobridge.cluster.v1.NodeInfoH\x00\x42\x07\n\x05\x65vent*R\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10NODE_STATE_ALIVE\x10\x01\x12\x13\n\x0fNODE_STATE_LOST\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'silobridge.cluster.v1.cluster_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATE']._serialized_start=2359
-  _globals['_NODESTATE']._serialized_end=2441
+  _globals['_NODESTATE']._serialized_start=2517
+  _globals['_NODESTATE']._serialized_end=2599
   _globals['_NODEINFO']._serialized_start=63
   _globals['_NODEINFO']._serialized_end=262
   _globals['_REGISTERNODE']._serialized_start=264
@@ -50,25 +50,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PARTITIONMETA']._serialized_start=651
   _globals['_PARTITIONMETA']._serialized_end=712
   _globals['_TABLEMETA']._serialized_start=715
-  _globals['_TABLEMETA']._serialized_end=948
-  _globals['_GETTABLEMETA']._serialized_start=950
-  _globals['_GETTABLEMETA']._serialized_end=997
-  _globals['_LISTTABLES']._serialized_start=999
-  _globals['_LISTTABLES']._serialized_end=1030
-  _globals['_DELETETABLEMETA']._serialized_start=1032
-  _globals['_DELETETABLEMETA']._serialized_end=1082
-  _globals['_LISTNODES']._serialized_start=1084
-  _globals['_LISTNODES']._serialized_end=1095
-  _globals['_ERROR']._serialized_start=1097
-  _globals['_ERROR']._serialized_end=1154
-  _globals['_CLUSTERREQUEST']._serialized_start=1157
-  _globals['_CLUSTERREQUEST']._serialized_end=1741
-  _globals['_NODELIST']._serialized_start=1743
-  _globals['_NODELIST']._serialized_end=1801
-  _globals['_TABLELIST']._serialized_start=1803
-  _globals['_TABLELIST']._serialized_end=1864
-  _globals['_CLUSTERREPLY']._serialized_start=1867
-  _globals['_CLUSTERREPLY']._serialized_end=2211
-  _globals['_CLUSTEREVENT']._serialized_start=2214
-  _globals['_CLUSTEREVENT']._serialized_end=2357
+  _globals['_TABLEMETA']._serialized_end=1024
+  _globals['_TABLESOURCE']._serialized_start=1026
+  _globals['_TABLESOURCE']._serialized_end=1106
+  _globals['_GETTABLEMETA']._serialized_start=1108
+  _globals['_GETTABLEMETA']._serialized_end=1155
+  _globals['_LISTTABLES']._serialized_start=1157
+  _globals['_LISTTABLES']._serialized_end=1188
+  _globals['_DELETETABLEMETA']._serialized_start=1190
+  _globals['_DELETETABLEMETA']._serialized_end=1240
+  _globals['_LISTNODES']._serialized_start=1242
+  _globals['_LISTNODES']._serialized_end=1253
+  _globals['_ERROR']._serialized_start=1255
+  _globals['_ERROR']._serialized_end=1312
+  _globals['_CLUSTERREQUEST']._serialized_start=1315
+  _globals['_CLUSTERREQUEST']._serialized_end=1899
+  _globals['_NODELIST']._serialized_start=1901
+  _globals['_NODELIST']._serialized_end=1959
+  _globals['_TABLELIST']._serialized_start=1961
+  _globals['_TABLELIST']._serialized_end=2022
+  _globals['_CLUSTERREPLY']._serialized_start=2025
+  _globals['_CLUSTERREPLY']._serialized_end=2369
+  _globals['_CLUSTEREVENT']._serialized_start=2372
+  _globals['_CLUSTEREVENT']._serialized_end=2515
 # @@protoc_insertion_point(module_scope)

@@ -99,7 +99,7 @@ class PartitionMeta(_message.Message):
     def __init__(self, index: _Optional[int] = ..., node_id: _Optional[str] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class TableMeta(_message.Message):
-    __slots__ = ("namespace", "name", "columns", "id_column", "label_column", "partitions", "rows", "created_unix")
+    __slots__ = ("namespace", "name", "columns", "id_column", "label_column", "partitions", "rows", "created_unix", "source", "source_version")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +108,8 @@ class TableMeta(_message.Message):
     PARTITIONS_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     name: str
     columns: _containers.RepeatedCompositeFieldContainer[ColumnSchema]
@@ -116,7 +118,21 @@ class TableMeta(_message.Message):
     partitions: _containers.RepeatedCompositeFieldContainer[PartitionMeta]
     rows: int
     created_unix: float
-    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnSchema, _Mapping]]] = ..., id_column: _Optional[str] = ..., label_column: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionMeta, _Mapping]]] = ..., rows: _Optional[int] = ..., created_unix: _Optional[float] = ...) -> None: ...
+    source: TableSource
+    source_version: str
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., columns: _Optional[_Iterable[_Union[ColumnSchema, _Mapping]]] = ..., id_column: _Optional[str] = ..., label_column: _Optional[str] = ..., partitions: _Optional[_Iterable[_Union[PartitionMeta, _Mapping]]] = ..., rows: _Optional[int] = ..., created_unix: _Optional[float] = ..., source: _Optional[_Union[TableSource, _Mapping]] = ..., source_version: _Optional[str] = ...) -> None: ...
+
+class TableSource(_message.Message):
+    __slots__ = ("kind", "location", "query", "secret_ref")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_REF_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    location: str
+    query: str
+    secret_ref: str
+    def __init__(self, kind: _Optional[str] = ..., location: _Optional[str] = ..., query: _Optional[str] = ..., secret_ref: _Optional[str] = ...) -> None: ...
 
 class GetTableMeta(_message.Message):
     __slots__ = ("namespace", "name")

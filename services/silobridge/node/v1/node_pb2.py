@@ -23,10 +23,11 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from silobridge.cluster.v1 import cluster_pb2 as silobridge_dot_cluster_dot_v1_dot_cluster__pb2
 from silobridge.federation.v1 import values_pb2 as silobridge_dot_federation_dot_v1_dot_values__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsilobridge/node/v1/node.proto\x12\x12silobridge.node.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a%silobridge/federation/v1/values.proto\"+\n\x08TableRef\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\".\n\x0bRoleParties\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x11\n\tparty_ids\x18\x02 \x03(\x03\"\xc0\x04\n\x07RunTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x11\n\tcomponent\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x10\n\x08party_id\x18\x06 \x01(\x03\x12\x30\n\x07parties\x18\x07 \x03(\x0b\x32\x1f.silobridge.node.v1.RoleParties\x12\'\n\x06params\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x42\n\x0cinput_tables\x18\t \x03(\x0b\x32,.silobridge.node.v1.RunTask.InputTablesEntry\x12\x42\n\x0cinput_models\x18\n \x03(\x0b\x32,.silobridge.node.v1.RunTask.InputModelsEntry\x12\x18\n\x10output_namespace\x18\x0b \x01(\t\x12\x11\n\ttimeout_s\x18\x0c \x01(\x01\x12\x17\n\x0f\x63ompute_session\x18\r \x01(\t\x1aP\n\x10InputTablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef:\x02\x38\x01\x1aS\n\x10InputModelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.silobridge.federation.v1.Value:\x02\x38\x01\"P\n\nCancelTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x83\x01\n\nStoreTable\x12+\n\x05table\x18\x01 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef\x12\x0b\n\x03\x63sv\x18\x02 \x01(\x0c\x12\x11\n\tid_column\x18\x03 \x01(\t\x12\x14\n\x0clabel_column\x18\x04 \x01(\t\x12\x12\n\npartitions\x18\x05 \x01(\r\":\n\x0b\x44\x65leteTable\x12+\n\x05table\x18\x01 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef\"\xf0\x01\n\x0bNodeCommand\x12/\n\x08run_task\x18\x01 \x01(\x0b\x32\x1b.silobridge.node.v1.RunTaskH\x00\x12\x35\n\x0b\x63\x61ncel_task\x18\x02 \x01(\x0b\x32\x1e.silobridge.node.v1.CancelTaskH\x00\x12\x35\n\x0bstore_table\x18\x03 \x01(\x0b\x32\x1e.silobridge.node.v1.StoreTableH\x00\x12\x37\n\x0c\x64\x65lete_table\x18\x04 \x01(\x0b\x32\x1f.silobridge.node.v1.DeleteTableH\x00\x42\t\n\x07\x63ommand\"8\n\x0bMetricPoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"\xd1\x04\n\tTaskEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x10\n\x08party_id\x18\x04 \x01(\x03\x12\x0c\n\x04role\x18\x05 \x01(\t\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.silobridge.node.v1.TaskState\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x30\n\x07metrics\x18\x08 \x03(\x0b\x32\x1f.silobridge.node.v1.MetricPoint\x12\x46\n\routput_tables\x18\t \x03(\x0b\x32/.silobridge.node.v1.TaskEvent.OutputTablesEntry\x12.\n\x05model\x18\n \x01(\x0b\x32\x1f.silobridge.federation.v1.Value\x12\x10\n\x08progress\x18\x0b \x01(\x01\x12\x0f\n\x07node_id\x18\x0c \x01(\t\x12\x11\n\ttime_unix\x18\r \x01(\x01\x12;\n\x07summary\x18\x0e \x03(\x0b\x32*.silobridge.node.v1.TaskEvent.SummaryEntry\x12\x11\n\tretryable\x18\x0f \x01(\x08\x1aQ\n\x11OutputTablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef:\x02\x38\x01\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*\xa2\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_WAITING\x10\x01\x12\x16\n\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n\x11TASK_STATE_FAILED\x10\x04\x12\x18\n\x14TASK_STATE_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsilobridge/node/v1/node.proto\x12\x12silobridge.node.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a#silobridge/cluster/v1/cluster.proto\x1a%silobridge/federation/v1/values.proto\"+\n\x08TableRef\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\".\n\x0bRoleParties\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x11\n\tparty_ids\x18\x02 \x03(\x03\"\xc0\x04\n\x07RunTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x11\n\tcomponent\x18\x04 \x01(\t\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x10\n\x08party_id\x18\x06 \x01(\x03\x12\x30\n\x07parties\x18\x07 \x03(\x0b\x32\x1f.silobridge.node.v1.RoleParties\x12\'\n\x06params\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x42\n\x0cinput_tables\x18\t \x03(\x0b\x32,.silobridge.node.v1.RunTask.InputTablesEntry\x12\x42\n\x0cinput_models\x18\n \x03(\x0b\x32,.silobridge.node.v1.RunTask.InputModelsEntry\x12\x18\n\x10output_namespace\x18\x0b \x01(\t\x12\x11\n\ttimeout_s\x18\x0c \x01(\x01\x12\x17\n\x0f\x63ompute_session\x18\r \x01(\t\x1aP\n\x10InputTablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef:\x02\x38\x01\x1aS\n\x10InputModelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.silobridge.federation.v1.Value:\x02\x38\x01\"P\n\nCancelTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x83\x01\n\nStoreTable\x12+\n\x05table\x18\x01 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef\x12\x0b\n\x03\x63sv\x18\x02 \x01(\x0c\x12\x11\n\tid_column\x18\x03 \x01(\t\x12\x14\n\x0clabel_column\x18\x04 \x01(\t\x12\x12\n\npartitions\x18\x05 \x01(\r\"\xa6\x01\n\tBindTable\x12+\n\x05table\x18\x01 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef\x12\x32\n\x06source\x18\x02 \x01(\x0b\x32\".silobridge.cluster.v1.TableSource\x12\x11\n\tid_column\x18\x03 \x01(\t\x12\x14\n\x0clabel_column\x18\x04 \x01(\t\x12\x0f\n\x07replace\x18\x05 \x01(\x08\":\n\x0b\x44\x65leteTable\x12+\n\x05table\x18\x01 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef\"\xa5\x02\n\x0bNodeCommand\x12/\n\x08run_task\x18\x01 \x01(\x0b\x32\x1b.silobridge.node.v1.RunTaskH\x00\x12\x35\n\x0b\x63\x61ncel_task\x18\x02 \x01(\x0b\x32\x1e.silobridge.node.v1.CancelTaskH\x00\x12\x35\n\x0bstore_table\x18\x03 \x01(\x0b\x32\x1e.silobridge.node.v1.StoreTableH\x00\x12\x37\n\x0c\x64\x65lete_table\x18\x04 \x01(\x0b\x32\x1f.silobridge.node.v1.DeleteTableH\x00\x12\x33\n\nbind_table\x18\x05 \x01(\x0b\x32\x1d.silobridge.node.v1.BindTableH\x00\x42\t\n\x07\x63ommand\"8\n\x0bMetricPoint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\r\n\x05value\x18\x03 \x01(\x01\"\xd1\x04\n\tTaskEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\ttask_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\x10\n\x08party_id\x18\x04 \x01(\x03\x12\x0c\n\x04role\x18\x05 \x01(\t\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.silobridge.node.v1.TaskState\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x30\n\x07metrics\x18\x08 \x03(\x0b\x32\x1f.silobridge.node.v1.MetricPoint\x12\x46\n\routput_tables\x18\t \x03(\x0b\x32/.silobridge.node.v1.TaskEvent.OutputTablesEntry\x12.\n\x05model\x18\n \x01(\x0b\x32\x1f.silobridge.federation.v1.Value\x12\x10\n\x08progress\x18\x0b \x01(\x01\x12\x0f\n\x07node_id\x18\x0c \x01(\t\x12\x11\n\ttime_unix\x18\r \x01(\x01\x12;\n\x07summary\x18\x0e \x03(\x0b\x32*.silobridge.node.v1.TaskEvent.SummaryEntry\x12\x11\n\tretryable\x18\x0f \x01(\x08\x1aQ\n\x11OutputTablesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12+\n\x05value\x18\x02 \x01(\x0b\x32\x1c.silobridge.node.v1.TableRef:\x02\x38\x01\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*\xa2\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_WAITING\x10\x01\x12\x16\n\x12TASK_STATE_RUNNING\x10\x02\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x03\x12\x15\n\x11TASK_STATE_FAILED\x10\x04\x12\x18\n\x14TASK_STATE_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,32 +42,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKEVENT_OUTPUTTABLESENTRY']._serialized_options = b'8\001'
   _globals['_TASKEVENT_SUMMARYENTRY']._loaded_options = None
   _globals['_TASKEVENT_SUMMARYENTRY']._serialized_options = b'8\001'
-  _globals['_TASKSTATE']._serialized_start=1968
-  _globals['_TASKSTATE']._serialized_end=2130
-  _globals['_TABLEREF']._serialized_start=122
-  _globals['_TABLEREF']._serialized_end=165
-  _globals['_ROLEPARTIES']._serialized_start=167
-  _globals['_ROLEPARTIES']._serialized_end=213
-  _globals['_RUNTASK']._serialized_start=216
-  _globals['_RUNTASK']._serialized_end=792
-  _globals['_RUNTASK_INPUTTABLESENTRY']._serialized_start=627
-  _globals['_RUNTASK_INPUTTABLESENTRY']._serialized_end=707
-  _globals['_RUNTASK_INPUTMODELSENTRY']._serialized_start=709
-  _globals['_RUNTASK_INPUTMODELSENTRY']._serialized_end=792
-  _globals['_CANCELTASK']._serialized_start=794
-  _globals['_CANCELTASK']._serialized_end=874
-  _globals['_STORETABLE']._serialized_start=877
-  _globals['_STORETABLE']._serialized_end=1008
-  _globals['_DELETETABLE']._serialized_start=1010
-  _globals['_DELETETABLE']._serialized_end=1068
-  _globals['_NODECOMMAND']._serialized_start=1071
-  _globals['_NODECOMMAND']._serialized_end=1311
-  _globals['_METRICPOINT']._serialized_start=1313
-  _globals['_METRICPOINT']._serialized_end=1369
-  _globals['_TASKEVENT']._serialized_start=1372
-  _globals['_TASKEVENT']._serialized_end=1965
-  _globals['_TASKEVENT_OUTPUTTABLESENTRY']._serialized_start=1836
-  _globals['_TASKEVENT_OUTPUTTABLESENTRY']._serialized_end=1917
-  _globals['_TASKEVENT_SUMMARYENTRY']._serialized_start=1919
-  _globals['_TASKEVENT_SUMMARYENTRY']._serialized_end=1965
+  _globals['_TASKSTATE']._serialized_start=2227
+  _globals['_TASKSTATE']._serialized_end=2389
+  _globals['_TABLEREF']._serialized_start=159
+  _globals['_TABLEREF']._serialized_end=202
+  _globals['_ROLEPARTIES']._serialized_start=204
+  _globals['_ROLEPARTIES']._serialized_end=250
+  _globals['_RUNTASK']._serialized_start=253
+  _globals['_RUNTASK']._serialized_end=829
+  _globals['_RUNTASK_INPUTTABLESENTRY']._serialized_start=664
+  _globals['_RUNTASK_INPUTTABLESENTRY']._serialized_end=744
+  _globals['_RUNTASK_INPUTMODELSENTRY']._serialized_start=746
+  _globals['_RUNTASK_INPUTMODELSENTRY']._serialized_end=829
+  _globals['_CANCELTASK']._serialized_start=831
+  _globals['_CANCELTASK']._serialized_end=911
+  _globals['_STORETABLE']._serialized_start=914
+  _globals['_STORETABLE']._serialized_end=1045
+  _globals['_BINDTABLE']._serialized_start=1048
+  _globals['_BINDTABLE']._serialized_end=1214
+  _globals['_DELETETABLE']._serialized_start=1216
+  _globals['_DELETETABLE']._serialized_end=1274
+  _globals['_NODECOMMAND']._serialized_start=1277
+  _globals['_NODECOMMAND']._serialized_end=1570
+  _globals['_METRICPOINT']._serialized_start=1572
+  _globals['_METRICPOINT']._serialized_end=1628
+  _globals['_TASKEVENT']._serialized_start=1631
+  _globals['_TASKEVENT']._serialized_end=2224
+  _globals['_TASKEVENT_OUTPUTTABLESENTRY']._serialized_start=2095
+  _globals['_TASKEVENT_OUTPUTTABLESENTRY']._serialized_end=2176
+  _globals['_TASKEVENT_SUMMARYENTRY']._serialized_start=2178
+  _globals['_TASKEVENT_SUMMARYENTRY']._serialized_end=2224
 # @@protoc_insertion_point(module_scope)

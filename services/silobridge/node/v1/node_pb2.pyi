@@ -1,4 +1,5 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from silobridge.cluster.v1 import cluster_pb2 as _cluster_pb2
 from silobridge.federation.v1 import values_pb2 as _values_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -110,6 +111,20 @@ class StoreTable(_message.Message):
     partitions: int
     def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ..., csv: _Optional[bytes] = ..., id_column: _Optional[str] = ..., label_column: _Optional[str] = ..., partitions: _Optional[int] = ...) -> None: ...
 
+class BindTable(_message.Message):
+    __slots__ = ("table", "source", "id_column", "label_column", "replace")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ID_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    LABEL_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    table: TableRef
+    source: _cluster_pb2.TableSource
+    id_column: str
+    label_column: str
+    replace: bool
+    def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ..., source: _Optional[_Union[_cluster_pb2.TableSource, _Mapping]] = ..., id_column: _Optional[str] = ..., label_column: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+
 class DeleteTable(_message.Message):
     __slots__ = ("table",)
     TABLE_FIELD_NUMBER: _ClassVar[int]
@@ -117,16 +132,18 @@ class DeleteTable(_message.Message):
     def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ...) -> None: ...
 
 class NodeCommand(_message.Message):
-    __slots__ = ("run_task", "cancel_task", "store_table", "delete_table")
+    __slots__ = ("run_task", "cancel_task", "store_table", "delete_table", "bind_table")
     RUN_TASK_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TASK_FIELD_NUMBER: _ClassVar[int]
     STORE_TABLE_FIELD_NUMBER: _ClassVar[int]
     DELETE_TABLE_FIELD_NUMBER: _ClassVar[int]
+    BIND_TABLE_FIELD_NUMBER: _ClassVar[int]
     run_task: RunTask
     cancel_task: CancelTask
     store_table: StoreTable
     delete_table: DeleteTable
-    def __init__(self, run_task: _Optional[_Union[RunTask, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., store_table: _Optional[_Union[StoreTable, _Mapping]] = ..., delete_table: _Optional[_Union[DeleteTable, _Mapping]] = ...) -> None: ...
+    bind_table: BindTable
+    def __init__(self, run_task: _Optional[_Union[RunTask, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., store_table: _Optional[_Union[StoreTable, _Mapping]] = ..., delete_table: _Optional[_Union[DeleteTable, _Mapping]] = ..., bind_table: _Optional[_Union[BindTable, _Mapping]] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("name", "step", "value")

@@ -1,0 +1,155 @@
+"""A bound table as a component sees it: a :class:`Table` whose columns are read on first use.
+
+What streams and what loads whole:
+
+* ``ids`` reads the id column alone, batch by batch (PSI needs nothing else);
+* ``label`` reads the label column alone;
+* ``take(rows)`` streams every column once and keeps only the rows asked for (PSI's output);
+* ``features`` loads the feature matrix whole (the LR and stats components need it in memory).
+
+A task reads a source several times (ids, then the rows it keeps), so the source must not change
+in between: the binding's fingerprint is checked when the task starts, and ``take`` checks that
+the ids it meets are the ids it read first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from silobridge.errors import InvalidInput, RetryableError
+from silobridge.sources.base import BATCH_ROWS, Source
+from silobridge.table import Table
+
+
+def _strings(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if col.null_count:
+        raise InvalidInput("the id column has empty (NULL) values")
+    return np.asarray(pc.cast(col, pa.string()).to_numpy(zero_copy_only=False), dtype=str)
+
+
+def _floats(col: pa.Array | pa.ChunkedArray, name: str) -> np.ndarray:
+    if col.null_count:
+        raise InvalidInput(f"column {name!r} has {col.null_count} empty (NULL) values")
+    out = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise InvalidInput(f"column {name!r} has a non-finite value")
+    return out
+
+
+class SourceTable(Table):
+    """Not a dataclass instance of its own: ``ids``/``features``/``label`` appear when first read."""
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        ref: tuple[str, str],
+        id_name: str,
+        label_name: str,
+        feature_names: list[str],
+        rows: int,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        self.source, self.ref, self.batch_rows = source, ref, batch_rows
+        self.id_name, self.label_name = id_name, label_name
+        self.feature_names = list(feature_names)
+        self.meta: dict[str, str] = {}
+        self._rows = rows
+        self._label: np.ndarray | None = None
+        self._label_read = False
+
+    def __repr__(self) -> str:
+        return f"SourceTable({self.ref[0]}.{self.ref[1]}, rows={self._rows})"
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    @property  # type: ignore[override]
+    def label(self) -> np.ndarray | None:
+        """The label column alone (Table's class default None would hide a lazy attribute)."""
+        if not self._label_read:
+            if self.label_name:
+                parts = [_floats(b.column(0), self.label_name) for b in self._batches([self.label_name])]
+                self._label = np.concatenate(parts) if parts else np.array([], np.float64)
+                self._check_rows(len(self._label))
+            self._label_read = True
+        return self._label
+
+    @label.setter
+    def label(self, value: np.ndarray | None) -> None:
+        self._label, self._label_read = value, True
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: the column has not been read yet.
+        if name == "ids":
+            ids = np.concatenate(
+                [_strings(b.column(0)) for b in self._batches([self.id_name])] or [np.array([], str)]
+            )
+            self._check_rows(len(ids))
+            self.ids = ids
+            return ids
+        if name == "features":
+            whole = self.take(np.arange(self._rows))
+            self.features = whole.features
+            return whole.features
+        raise AttributeError(name)
+
+    def _batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        return self.source.batches(columns, self.batch_rows)
+
+    def _check_rows(self, got: int) -> None:
+        if got != self._rows:
+            raise RetryableError(
+                f"table {self.ref[0]}.{self.ref[1]} changed while it was read ({got} rows, {self._rows} when bound)"
+            )
+
+    def take(self, index: np.ndarray | list[int]) -> Table:
+        """The rows at ``index`` (in that order), reading the source once and keeping only them."""
+        idx = np.asarray(index, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self._rows):
+            raise InvalidInput(
+                f"row positions outside table {self.ref[0]}.{self.ref[1]} of {self._rows} rows"
+            )
+        wanted = np.sort(np.unique(idx))
+        cols = [self.id_name, *self.feature_names] + ([self.label_name] if self.label_name else [])
+        ids: list[np.ndarray] = []
+        feats: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        start = 0
+        for batch in self._batches(cols):
+            end = start + batch.num_rows
+            lo, hi = np.searchsorted(wanted, [start, end])
+            if hi > lo:
+                local = pa.array(wanted[lo:hi] - start)
+                part = batch.take(local)
+                ids.append(_strings(part.column(0)))
+                names = self.feature_names
+                feats.append(
+                    np.column_stack([_floats(part.column(1 + j), n) for j, n in enumerate(names)])
+                    if names
+                    else np.empty((hi - lo, 0))
+                )
+                if self.label_name:
+                    labels.append(_floats(part.column(len(cols) - 1), self.label_name))
+            start = end
+        self._check_rows(start)
+        got_ids = np.concatenate(ids) if ids else np.array([], str)
+        order = np.searchsorted(wanted, idx)
+        if "ids" in self.__dict__ and not np.array_equal(got_ids, self.ids[wanted]):
+            raise RetryableError(f"table {self.ref[0]}.{self.ref[1]} changed while it was read")
+        return Table(
+            ids=got_ids[order],
+            features=(np.concatenate(feats) if feats else np.empty((0, len(self.feature_names))))[order],
+            feature_names=list(self.feature_names),
+            label=(np.concatenate(labels)[order] if labels else np.array([], np.float64))
+            if self.label_name
+            else None,
+            id_name=self.id_name,
+            label_name=self.label_name,
+        )

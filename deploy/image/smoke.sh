@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Smoke-run the image without a container engine: a buildah working container's root filesystem,
+# entered with chroot as uid 10001 and the image's environment. Each service starts against the
+# broker at $SMOKE_BUS_URL, answers /healthz and /readyz, and exits 0 on SIGTERM; the CLI and
+# `ray start` answer --help. Needs root and buildah.
+#   deploy/image/smoke.sh [IMAGE]            # default ghcr.io/silobridge/silobridge:<version>
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
+IMAGE=${1:-ghcr.io/silobridge/silobridge:$VERSION}
+BUS=${SMOKE_BUS_URL:-amqp://guest:guest@127.0.0.1:5672/}
+PREFIX=smoke$$
+B=(buildah --storage-driver "${STORAGE_DRIVER:-vfs}")
+
+ctr=$("${B[@]}" from --pull-never "$IMAGE")
+mnt=$("${B[@]}" mount "$ctr")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for m in proc dev etc/resolv.conf; do umount "$mnt/$m" 2>/dev/null || true; done
+  "${B[@]}" rm "$ctr" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+mount -t proc proc "$mnt/proc"
+mount --rbind /dev "$mnt/dev"
+touch "$mnt/etc/resolv.conf" && mount --bind /etc/resolv.conf "$mnt/etc/resolv.conf"
+# the image's own environment (PATH=/opt/silobridge/bin:..., SILOBRIDGE_DATA_DIR, ...)
+mapfile -t image_env < <("${B[@]}" inspect --type image "$IMAGE" |
+  python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"]["Env"]))')
+in_image() { chroot --userspec=10001:10001 "$mnt" /usr/bin/env -i "${image_env[@]}" HOME=/data "$@"; }
+# chroot and env exec, so the pid of `run_service ... &` is the service's own (SIGTERM reaches it)
+run_service() { exec chroot --userspec=10001:10001 "$mnt" /usr/bin/env -i "${image_env[@]}" HOME=/data "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {  # url seconds
+  python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request
+url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            print(f"  {url} -> {r.status}"); sys.exit(0)
+    except Exception as exc:
+        if time.monotonic() > deadline:
+            print(f"  {url}: {exc}"); sys.exit(1)
+        time.sleep(0.5)
+PY
+}
+
+echo "image $IMAGE: $(in_image id)"
+in_image python -c 'import sys; print("python", sys.version.split()[0], sys.executable)'
+for tool in pip gcc cc setuptools; do
+  if in_image sh -c "command -v $tool" >/dev/null || in_image python -c "import $tool" 2>/dev/null; then
+    echo "FAIL: $tool is in the final image"; exit 1
+  fi
+done
+in_image silobridge --help | head -3
+in_image ray start --help | head -2
+in_image ray --version
+
+mkdir -p "$mnt/data/certs" && chown 10001:10001 "$mnt/data/certs"
+in_image silobridge pki demo --dir /data/certs --parties 9999 >/dev/null
+common=(SILOBRIDGE_PARTY_ID=9999 "SILOBRIDGE_BUS_URL=$BUS" "SILOBRIDGE_BUS_PREFIX=$PREFIX" SILOBRIDGE_HTTP_HOST=127.0.0.1 SILOBRIDGE_LOG_JSON=false)
+# one party: all four started together (a node-manager is ready once the cluster-manager knows it)
+failed=0
+declare -A pid_of port_of
+logs=$(mktemp -d)
+for module in rollsite_router cluster_manager node_manager flow; do
+  port=$(free_port); port_of[$module]=$port
+  extra=("SILOBRIDGE_HTTP_PORT=$port" "SILOBRIDGE_DATA_DIR=/data/$module")
+  [ "$module" = rollsite_router ] && extra+=(SILOBRIDGE_CERT_DIR=/data/certs "SILOBRIDGE_LISTEN_PORT=$(free_port)")
+  [ "$module" = node_manager ] && extra+=(SILOBRIDGE_NODE_ID=smoke-node-0)
+  run_service "${common[@]}" "${extra[@]}" python -m "$module" >"$logs/$module.log" 2>&1 &
+  pid_of[$module]=$!; pids+=("$!")
+done
+for module in rollsite_router cluster_manager node_manager flow; do
+  echo "$module (python -m $module):"
+  if ! wait_http "http://127.0.0.1:${port_of[$module]}/healthz" 120 \
+     || ! wait_http "http://127.0.0.1:${port_of[$module]}/readyz" 120; then
+    failed=1; tail -20 "$logs/$module.log"
+  fi
+done
+for module in flow node_manager cluster_manager rollsite_router; do
+  kill -TERM "${pid_of[$module]}"; rc=0; wait "${pid_of[$module]}" || rc=$?
+  echo "$module: SIGTERM -> exit $rc"; [ "$rc" = 0 ] || { failed=1; tail -20 "$logs/$module.log"; }
+done
+rm -rf "$logs"
+[ "$failed" = 0 ] && echo "smoke: every entry point started from $IMAGE" || { echo "smoke: FAILED"; exit 1; }

@@ -57,6 +57,38 @@ in_image silobridge --help | head -3
 in_image ray start --help | head -2
 in_image ray --version
 
+# Ray as the chart runs it: a head without CPUs, a worker advertising silobridge_node_<node id>,
+# and a driver placing a task on it the way a node-manager's compute backend does. Stopped by
+# SIGTERM to the `ray start --block` processes started here (never `ray stop`, which would
+# stop every Ray on the host).
+if [ "${SMOKE_RAY:-1}" = 1 ]; then
+  head_port=$(free_port)
+  run_service RAY_USAGE_STATS_ENABLED=0 ray start --head --block --disable-usage-stats \
+    --port="$head_port" --num-cpus=0 --include-dashboard=false >/dev/null 2>&1 &
+  ray_head=$!; pids+=("$ray_head")
+  sleep_until() { python3 -c 'import socket,sys,time
+d=time.monotonic()+float(sys.argv[2])
+while True:
+    try: socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close(); break
+    except OSError:
+        if time.monotonic() > d: sys.exit("port %s not listening" % sys.argv[1])
+        time.sleep(0.5)' "$@"; }
+  sleep_until "$head_port" 120
+  worker_port=$(free_port)
+  run_service RAY_USAGE_STATS_ENABLED=0 ray start --block --disable-usage-stats \
+    --address="127.0.0.1:$head_port" --node-manager-port="$worker_port" --num-cpus=1 \
+    '--resources={"silobridge_node_smoke-node-0": 1024}' >/dev/null 2>&1 &
+  ray_worker=$!; pids+=("$ray_worker")
+  sleep_until "$worker_port" 120
+  in_image python -c "
+from silobridge.compute.ray_backend import RayBackend
+b = RayBackend(address='127.0.0.1:$head_port', resources={'silobridge_node_smoke-node-0': 1.0})
+assert b.map(abs, [-1, -2, -3]) == [1, 2, 3]
+print('  ray: a task asking for silobridge_node_smoke-node-0 ran on the worker')
+"
+  kill -TERM "$ray_worker" "$ray_head"; wait "$ray_worker" "$ray_head" 2>/dev/null || true
+fi
+
 mkdir -p "$mnt/data/certs" && chown 10001:10001 "$mnt/data/certs"
 in_image silobridge pki demo --dir /data/certs --parties 9999 >/dev/null
 common=(SILOBRIDGE_PARTY_ID=9999 "SILOBRIDGE_BUS_URL=$BUS" "SILOBRIDGE_BUS_PREFIX=$PREFIX" SILOBRIDGE_HTTP_HOST=127.0.0.1 SILOBRIDGE_LOG_JSON=false)

@@ -5,6 +5,7 @@ RabbitMQ / PostgreSQL / a Ray head when cluster.yaml points at them by their com
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ POSTGRES_IMAGE = "postgres:16"
 BUNDLED_BROKER_HOST = "rabbitmq"
 BUNDLED_DB_HOST = "postgres"
 LOOPBACK = "127.0.0.1"
+RAY_START = ["ray", "start", "--block", "--disable-usage-stats"]
+RAY_WORKER_PORT = 6380
+# What node_manager asks Ray for (node_manager.service: {"silobridge_node_<id>": 1.0} per task);
+# a worker advertises plenty, its CPUs bound the concurrency.
+RAY_NODE_RESOURCE_PREFIX = "silobridge_node_"
+RAY_NODE_RESOURCE_UNITS = 1024
 
 
 def fixed_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
@@ -44,6 +51,39 @@ def fixed_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
 def _healthcheck(port: int) -> dict[str, Any]:
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=2)"
     return {"test": ["CMD", "python", "-c", probe], "interval": "10s", "timeout": "3s", "retries": 6}
+
+
+def _tcp_healthcheck(port: int) -> dict[str, Any]:
+    probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 2).close()"
+    return {"test": ["CMD", "python", "-c", probe], "interval": "5s", "timeout": "3s", "retries": 24}
+
+
+def ray_worker(
+    spec: ClusterSpec, image: str, node_id: str, address: str, node_service: str, deps: dict[str, Any]
+) -> dict[str, Any]:
+    """The Ray node of one node-manager: sharing its network namespace and its /tmp (Ray's
+    session directory), advertising the ``silobridge_node_<node id>`` resource its tasks ask for."""
+    workers = int(spec.section("nodes")["workers"])
+    resources = json.dumps({f"{RAY_NODE_RESOURCE_PREFIX}{node_id}": RAY_NODE_RESOURCE_UNITS})
+    return {
+        "image": image,
+        "command": [
+            *RAY_START,
+            f"--address={address}",
+            f"--node-manager-port={RAY_WORKER_PORT}",
+            *([f"--num-cpus={workers}"] if workers else []),
+            f"--resources={resources}",
+        ],
+        "environment": {"RAY_USAGE_STATS_ENABLED": "0"},
+        # the worker holds the network namespace the node-manager joins (its driver then finds
+        # this raylet on its own address); the node-manager's name resolves to it
+        "networks": {"default": {"aliases": [node_service]}},
+        "volumes": [f"{node_service}-tmp:/tmp"],
+        "shm_size": "2gb",
+        "healthcheck": _tcp_healthcheck(RAY_WORKER_PORT),
+        "restart": "unless-stopped",
+        **({"depends_on": deps} if deps else {}),
+    }
 
 
 def _relative(target: Path, out_dir: Path) -> str:
@@ -106,19 +146,21 @@ def compose_project(spec: ClusterSpec, out_dir: Path) -> dict[str, Any]:
     ray = spec.section("ray")
     node_depends = dict(depends)
     if ray["head"]:
+        # control plane only: every task lands on a node-manager's Ray worker
         infra["ray-head"] = {
             "image": image,
             "command": [
-                "ray",
-                "start",
+                *RAY_START,
                 "--head",
-                "--block",
                 f"--port={ray['port']}",
+                "--num-cpus=0",
                 "--include-dashboard=false",
             ],
+            "environment": {"RAY_USAGE_STATS_ENABLED": "0"},
             "shm_size": "2gb",
+            "healthcheck": _tcp_healthcheck(int(ray["port"])),
         }
-        node_depends["ray-head"] = {"condition": "service_started"}
+        node_depends["ray-head"] = {"condition": "service_healthy"}
 
     def service(
         defn: svc.ServiceDef, name: str, *, node_index: int = 0, deps: dict[str, Any], mounts: list[str]
@@ -150,9 +192,24 @@ def compose_project(spec: ClusterSpec, out_dir: Path) -> dict[str, Any]:
     services[svc.CLUSTER_MANAGER.name] = service(
         svc.CLUSTER_MANAGER, svc.CLUSTER_MANAGER.name, deps=depends, mounts=[]
     )
+    ray_address = svc.ray_address(spec, "ray-head")
+    ray_workers = spec.section("nodes")["compute"] == "ray" and bool(ray_address)
     for i in range(int(spec.section("nodes")["replicas"])):
         name = f"{svc.NODE_MANAGER.name}-{i}"
-        services[name] = service(svc.NODE_MANAGER, name, node_index=i, deps=node_depends, mounts=[])
+        if not ray_workers:
+            services[name] = service(svc.NODE_MANAGER, name, node_index=i, deps=node_depends, mounts=[])
+            continue
+        worker = f"ray-worker-{i}"
+        volumes[f"{name}-tmp"] = {}
+        services[worker] = ray_worker(spec, image, svc.node_id(spec, i), ray_address, name, node_depends)
+        services[name] = service(
+            svc.NODE_MANAGER,
+            name,
+            node_index=i,
+            deps={**node_depends, worker: {"condition": "service_healthy"}},
+            mounts=[f"{name}-tmp:/tmp"],
+        )
+        services[name] |= {"shm_size": "2gb", "network_mode": f"service:{worker}"}
     flow_port = fixed_port(spec, svc.FLOW)
     services[svc.FLOW.name] = service(svc.FLOW, svc.FLOW.name, deps=flow_depends, mounts=[routes_mount])
     # Published on the host's loopback only, unless cluster.yaml asks for flow.expose.

@@ -4,15 +4,11 @@ valid Kubernetes, and the pods meet the restricted Pod Security Standard."""
 
 from __future__ import annotations
 
-import functools
 import importlib
 import json
-import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import kubernetes_validate
@@ -20,8 +16,8 @@ import pytest
 import yaml
 from chart_render import Container, by_kind, containers, pod_specs, render, render_text
 from deploy_helpers import CHART, EXAMPLES, ROOT, example_id, minimal
+from ray_topology import ray_flags, requested_ray_resource
 
-from node_manager import service as nm_service
 from node_manager.settings import NodeManagerSettings
 from rollsite_router.routes import parse_route_table
 from silobridge.config import load_settings
@@ -137,35 +133,6 @@ def test_extra_env_numbers_written_by_hand_stay_exact(tmp_path: Path) -> None:
     assert env["SILOBRIDGE_ACK_TIMEOUT_S"] == "2.5"
 
 
-def _requested_ray_resource(
-    settings: NodeManagerSettings, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, float]:
-    """What the node-manager's own code asks Ray for (its compute backend's resources)."""
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr(nm_service, "create_compute", lambda name, **kw: seen.update(name=name, **kw))
-    nm_service.NodeManagerService._make_compute(SimpleNamespace(settings=settings, node_id=settings.node_id))  # type: ignore[arg-type]
-    assert seen["name"] == "ray" and seen["address"] == settings.ray_address
-    return dict(seen["resources"])
-
-
-@functools.cache
-def ray_start_help() -> str:
-    ray = Path(sys.executable).with_name("ray")
-    proc = subprocess.run([str(ray), "start", "--help"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def _ray_flags(argv: list[str]) -> dict[str, str]:
-    assert argv[:2] == ["ray", "start"], argv
-    flags = {}
-    for word in argv[2:]:
-        name, _, value = word.partition("=")
-        assert name in ray_start_help(), f"ray start has no option {name}"
-        flags[name] = value
-    return flags
-
-
 @pytest.mark.parametrize("case", ["ray-head", "ray-address"])
 def test_ray_workers_advertise_what_node_managers_ask_for(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -177,8 +144,8 @@ def test_ray_workers_advertise_what_node_managers_ask_for(
     # a native sidecar: started and ready before the node-manager connects to Ray
     assert worker.init and worker.spec["restartPolicy"] == "Always" and "startupProbe" in worker.spec
     settings = load_settings(NodeManagerSettings, manager.env)
-    wanted = _requested_ray_resource(settings, monkeypatch)
-    flags = _ray_flags(worker.argv)
+    wanted = requested_ray_resource(settings, monkeypatch)
+    flags = ray_flags(worker.argv)
     advertised = json.loads(flags["--resources"])
     for name, amount in wanted.items():
         assert advertised.get(name, 0) >= amount, (
@@ -189,7 +156,7 @@ def test_ray_workers_advertise_what_node_managers_ask_for(
     assert worker.mount_of("/tmp/ray")["name"] == manager.mount_of("/tmp/ray")["name"]  # type: ignore[index]
     if case == "ray-head":
         (head,) = [c for c in containers(docs) if c.spec["name"] == "ray-head"]
-        head_flags = _ray_flags(head.argv)
+        head_flags = ray_flags(head.argv)
         (service,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"].endswith("-ray-head")]
         host, port = settings.ray_address.rsplit(":", 1)
         assert host == service["metadata"]["name"]

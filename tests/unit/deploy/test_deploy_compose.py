@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 import yaml
 from deploy_helpers import DEPLOY, minimal
+from ray_topology import ray_flags, requested_ray_resource
 
+from node_manager.settings import NodeManagerSettings
+from silobridge.config import load_settings
 from silobridge_cli.cluster import render
 from silobridge_cli.deploy.spec import ClusterSpec, load_cluster, parse_cluster
 
@@ -28,6 +33,8 @@ def test_four_services_and_bundled_broker_and_db(tmp_path: Path) -> None:
         "cluster-manager",
         "node-manager-0",
         "node-manager-1",
+        "ray-worker-0",
+        "ray-worker-1",
         "flow",
     }
     commands = {
@@ -123,3 +130,32 @@ def test_flow_is_published_beyond_loopback_only_when_cluster_yaml_asks(tmp_path:
     assert default["flow"]["ports"] == ["127.0.0.1:9380:9380"]
     assert exposed["flow"]["ports"] == ["9380:9380"]
     assert default["rollsite-router"]["ports"] == exposed["rollsite-router"]["ports"] == ["9370:9370"]
+
+
+def test_ray_workers_advertise_what_node_managers_ask_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = load_cluster(DEPLOY / "examples" / "cluster-9999.yaml")  # compute: ray, ray.head: true
+    services = rendered(spec, tmp_path)["services"]
+    head = ray_flags(services["ray-head"]["command"])
+    assert head["--num-cpus"] == "0"  # tasks only on the node-managers' workers
+    for i in (0, 1):
+        manager, worker = services[f"node-manager-{i}"], services[f"ray-worker-{i}"]
+        settings = load_settings(NodeManagerSettings, manager["environment"])
+        wanted = requested_ray_resource(settings, monkeypatch)
+        flags = ray_flags(worker["command"])
+        advertised = json.loads(flags["--resources"])
+        assert all(advertised.get(k, 0) >= v for k, v in wanted.items()), (advertised, wanted)
+        assert flags["--address"] == settings.ray_address == f"ray-head:{head['--port']}"
+        # one network namespace and one /tmp (Ray's sockets), the worker ready first
+        assert manager["network_mode"] == f"service:ray-worker-{i}"
+        assert worker["networks"]["default"]["aliases"] == [f"node-manager-{i}"]
+        assert manager["depends_on"][f"ray-worker-{i}"] == {"condition": "service_healthy"}
+        tmp = {v for v in manager["volumes"] if v.endswith(":/tmp")}
+        assert tmp and tmp <= set(worker["volumes"])
+
+
+def test_no_ray_worker_without_ray(tmp_path: Path) -> None:
+    services = rendered(parse_cluster(minimal(nodes={"replicas": 2})), tmp_path)["services"]
+    assert not [n for n in services if n.startswith("ray-")]
+    assert "network_mode" not in services["node-manager-0"]

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flow import views
 from flow.api_admin import admin_router
+from flow.api_tables import choose_node, tables_router
 from flow.auth import Permission, requirement
 from flow.bodies import read_body
 from flow.cluster_client import ClusterClient
@@ -28,8 +29,7 @@ from flow.metrics import FlowMetrics
 from flow.settings import FlowSettings
 from flow.store import JobStore
 from silobridge.bus.base import check_word
-from silobridge.cluster.v1 import cluster_pb2
-from silobridge.errors import NotFound, RetryableError, SilobridgeError, Unauthenticated
+from silobridge.errors import NotFound, SilobridgeError, Unauthenticated
 from silobridge.node.v1 import node_pb2
 
 JOB_BODY = {
@@ -241,10 +241,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
         check_word(namespace, "namespace")
         check_word(name, "table name")
         csv = await read_body(request, deps.settings.max_upload_bytes, "CSV upload")
-        nodes = [n for n in await deps.cluster.list_nodes() if n.state != cluster_pb2.NODE_STATE_LOST]
-        if not nodes:
-            raise RetryableError(f"no node-manager is alive at party {party}")
-        node = min(nodes, key=lambda n: (n.running_tasks, n.node_id))
+        node = await choose_node(deps)
         store = node_pb2.StoreTable(
             table=node_pb2.TableRef(namespace=namespace, name=name),
             csv=csv,
@@ -265,5 +262,6 @@ def build_api(deps: ApiBackend) -> FastAPI:
         return HTMLResponse(resources.files("flow").joinpath("board.html").read_text(encoding="utf-8"))
 
     app.include_router(admin_router(deps), responses=AUTH_RESPONSES)
+    app.include_router(tables_router(deps), responses=AUTH_RESPONSES)
     app.add_middleware(LatencyMiddleware, metrics=deps.flow_metrics)
     return app

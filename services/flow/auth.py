@@ -6,7 +6,7 @@ constant time. Roles grant permissions:
 
     viewer       read                      (jobs, tasks, metrics, models, tables, policy, pending)
     operator     read, jobs                (+ submit, stop, approve and refuse proposals)
-    data-owner   read, data                (+ upload tables)
+    data-owner   read, data                (+ upload and bind tables)
     admin        read, jobs, data, admin   (+ tokens, policy, audit log)
 
 Bootstrap: with ``admin_token_file`` set, the token in that file (e.g. a mounted Kubernetes
@@ -108,7 +108,7 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bea
 ACTIONS = {
     Permission.READ: "read jobs and data",
     Permission.JOBS: "submit, stop or approve jobs",
-    Permission.DATA: "upload tables",
+    Permission.DATA: "upload or bind tables",
     Permission.ADMIN: "manage tokens, policy or the audit log",
 }
 

@@ -94,12 +94,19 @@ class ClusterClient:
         reply = await self._call(cluster_pb2.ClusterRequest(list_nodes=cluster_pb2.ListNodes()))
         return list(_expect(reply, "nodes", "ListNodes").nodes.nodes)
 
-    async def store_table(self, node_id: str, store: node_pb2.StoreTable) -> cluster_pb2.TableMeta:
-        cmd = node_pb2.NodeCommand(store_table=store)
+    async def _table_command(
+        self, node_id: str, cmd: node_pb2.NodeCommand, what: str
+    ) -> cluster_pb2.TableMeta:
         body = await self._rpc.request(
             topics.node_cmd(node_id), cmd.SerializeToString(), timeout=self._upload_timeout
         )
-        return _expect(_reply(body), "table", "StoreTable").table
+        return _expect(_reply(body), "table", what).table
+
+    async def store_table(self, node_id: str, store: node_pb2.StoreTable) -> cluster_pb2.TableMeta:
+        return await self._table_command(node_id, node_pb2.NodeCommand(store_table=store), "StoreTable")
+
+    async def bind_table(self, node_id: str, bind: node_pb2.BindTable) -> cluster_pb2.TableMeta:
+        return await self._table_command(node_id, node_pb2.NodeCommand(bind_table=bind), "BindTable")
 
     async def run_task(self, node_id: str, run: node_pb2.RunTask) -> None:
         await self._bus.publish(

@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES = (
     "silobridge_cli.pki",
     "silobridge_cli.job",
     "silobridge_cli.data",
+    "silobridge_cli.tables",
     "silobridge_cli.access",
     "silobridge_cli.party",
     "silobridge_cli.demo",

@@ -61,6 +61,8 @@ class InProcessParties:
     roles: dict[str, int] = field(default_factory=lambda: dict(ROLES))
     parties: dict[int, SingleProcessParty] = field(default_factory=dict)
     wire: list[Tapped] = field(default_factory=list)
+    # Settings of every party's services by service name, e.g. {"node-manager": {"bind_allow": ...}}.
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.loop = shared_loop()
@@ -88,6 +90,7 @@ class InProcessParties:
                 router_port=ports[pid],
                 flow_port=0,
                 compute_workers=2,
+                extra=self.extra,
             )
             self.parties[pid] = SingleProcessParty(config)
         for pid, party in self.parties.items():

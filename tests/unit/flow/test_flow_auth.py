@@ -33,6 +33,8 @@ def db_counts(c: Cluster, party: int = GUEST) -> dict[str, int]:
         }
 
 
+BIND = b'{"namespace": "bank", "name": "b", "kind": "parquet", "location": "/srv/t", "id_column": "id"}'
+
 # Every route that changes or reads party state, with a body that would succeed with admin rights.
 ROUTES = [
     ("POST", "/v1/jobs", two_party_job("x").encode()),
@@ -44,6 +46,8 @@ ROUTES = [
     ("GET", "/v1/jobs/x/models/t", b""),
     ("POST", UPLOAD, CSV),
     ("GET", "/v1/tables", b""),
+    ("POST", "/v1/tables/bind", BIND),
+    ("GET", "/v1/tables/demo/guest", b""),
     ("GET", "/v1/approvals", b""),
     ("POST", "/v1/jobs/x/approve", b""),
     ("POST", "/v1/jobs/x/refuse", b""),
@@ -61,7 +65,13 @@ async def test_every_api_route_is_covered(two: Cluster) -> None:
     spec = two.flows[GUEST].app.openapi()  # type: ignore[attr-defined]
     routes = {(m.upper(), p) for p, ops in spec["paths"].items() if p.startswith("/v1") for m in ops}
     normalised = {
-        (m, p.replace("{task}", "t").replace("{job_id}", "x").replace("{token}", "bootstrap-admin"))
+        (
+            m,
+            p.replace("{task}", "t")
+            .replace("{job_id}", "x")
+            .replace("{token}", "bootstrap-admin")
+            .replace("{namespace}/{name}", "demo/guest"),
+        )
         for m, p in routes
     }
     assert normalised == {(m, p.split("?")[0]) for m, p, _ in ROUTES}
@@ -83,7 +93,9 @@ async def test_no_token_is_401_naming_it_and_changes_nothing(
         assert r.headers["www-authenticate"] == "Bearer"
     assert db_counts(two) == before
     assert two.router.sent == []  # nothing proposed to any party
-    assert not [c for c in two.parties[GUEST].commands if c.WhichOneof("command") == "store_table"]
+    assert not [
+        c for c in two.parties[GUEST].commands if c.WhichOneof("command") in ("store_table", "bind_table")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -91,8 +103,10 @@ async def test_no_token_is_401_naming_it_and_changes_nothing(
     [
         ("viewer", "POST", "/v1/jobs", two_party_job("x").encode(), "role viewer may not submit, stop or approve jobs"),
         ("data-owner", "POST", "/v1/jobs", two_party_job("x").encode(), "role data-owner may not submit, stop or approve jobs"),
-        ("viewer", "POST", UPLOAD, CSV, "role viewer may not upload tables"),
-        ("operator", "POST", UPLOAD, CSV, "role operator may not upload tables"),
+        ("viewer", "POST", UPLOAD, CSV, "role viewer may not upload or bind tables"),
+        ("operator", "POST", UPLOAD, CSV, "role operator may not upload or bind tables"),
+        ("viewer", "POST", "/v1/tables/bind", BIND, "role viewer may not upload or bind tables"),
+        ("operator", "POST", "/v1/tables/bind", BIND, "role operator may not upload or bind tables"),
         ("operator", "POST", "/v1/tokens", b'{"name": "mine", "role": "admin"}', "role operator may not manage tokens, policy or the audit log"),
         ("data-owner", "PUT", "/v1/policy", b"default: hold", "role data-owner may not manage tokens, policy or the audit log"),
         ("viewer", "GET", "/v1/audit", b"", "role viewer may not manage tokens, policy or the audit log"),
@@ -109,7 +123,9 @@ async def test_wrong_role_is_403_naming_role_and_action_and_changes_nothing(
     assert r.json()["error"] == {"code": "permission_denied", "message": message}
     assert db_counts(two) == before
     assert two.router.sent == []
-    assert not [c for c in two.parties[GUEST].commands if c.WhichOneof("command") == "store_table"]
+    assert not [
+        c for c in two.parties[GUEST].commands if c.WhichOneof("command") in ("store_table", "bind_table")
+    ]
 
 
 async def test_each_role_does_what_it_is_for(two: Cluster) -> None:

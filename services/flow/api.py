@@ -28,6 +28,7 @@ from flow.coordinator import Coordinator
 from flow.metrics import FlowMetrics
 from flow.settings import FlowSettings
 from flow.store import JobStore
+from flow.uploads import stream_upload
 from silobridge.bus.base import check_word
 from silobridge.errors import NotFound, SilobridgeError, Unauthenticated
 from silobridge.node.v1 import node_pb2
@@ -240,16 +241,14 @@ def build_api(deps: ApiBackend) -> FastAPI:
         """Store a CSV as a table of this party (on a node-manager chosen by load)."""
         check_word(namespace, "namespace")
         check_word(name, "table name")
-        csv = await read_body(request, deps.settings.max_upload_bytes, "CSV upload")
         node = await choose_node(deps)
         store = node_pb2.StoreTable(
             table=node_pb2.TableRef(namespace=namespace, name=name),
-            csv=csv,
             id_column=id_column,
             label_column=label_column,
             partitions=partitions,
         )
-        meta = await deps.cluster.store_table(node.node_id, store)
+        meta = await stream_upload(deps, request, node.node_id, store)
         return {"table": views.table_meta(meta), "node_id": node.node_id}
 
     @app.get("/v1/tables", tags=["data"], dependencies=read, responses=AUTH_RESPONSES)

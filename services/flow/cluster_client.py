@@ -94,13 +94,24 @@ class ClusterClient:
         reply = await self._call(cluster_pb2.ClusterRequest(list_nodes=cluster_pb2.ListNodes()))
         return list(_expect(reply, "nodes", "ListNodes").nodes.nodes)
 
-    async def _table_command(
-        self, node_id: str, cmd: node_pb2.NodeCommand, what: str
-    ) -> cluster_pb2.TableMeta:
+    async def _node_call(self, node_id: str, cmd: node_pb2.NodeCommand) -> cluster_pb2.ClusterReply:
         body = await self._rpc.request(
             topics.node_cmd(node_id), cmd.SerializeToString(), timeout=self._upload_timeout
         )
-        return _expect(_reply(body), "table", what).table
+        return _reply(body)
+
+    async def _table_command(
+        self, node_id: str, cmd: node_pb2.NodeCommand, what: str
+    ) -> cluster_pb2.TableMeta:
+        return _expect(await self._node_call(node_id, cmd), "table", what).table
+
+    async def upload_chunk(self, node_id: str, piece: node_pb2.UploadChunk) -> cluster_pb2.TableMeta | None:
+        """One piece of a large upload: None when acknowledged, the table after the last piece."""
+        reply = await self._node_call(node_id, node_pb2.NodeCommand(upload_chunk=piece))
+        if piece.HasField("last"):
+            return _expect(reply, "table", "UploadChunk").table
+        _expect(reply, "ok", "UploadChunk")
+        return None
 
     async def store_table(self, node_id: str, store: node_pb2.StoreTable) -> cluster_pb2.TableMeta:
         return await self._table_command(node_id, node_pb2.NodeCommand(store_table=store), "StoreTable")

@@ -32,6 +32,7 @@ from node_manager.settings import NodeManagerSettings
 from node_manager.storage import TableStorage
 from node_manager.tables import table_meta
 from node_manager.task_run import TaskEnv, TaskKey, TaskRun, task_key
+from node_manager.uploads import UploadSpool
 from silobridge import topics
 from silobridge.bus.base import Bus, Message, Subscription, check_word
 from silobridge.bus.rpc import serve
@@ -49,7 +50,7 @@ from silobridge.errors import (
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.observability.metrics import ServiceMetrics
 from silobridge.service import Service, stop_background, stop_consuming
-from silobridge.table import Table
+from silobridge.table import MAX_CSV_BYTES, Table
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class NodeManagerService(Service):
         self.node_id = settings.node_id
         self.own = NodeMetrics(metrics.registry)
         self.storage = TableStorage(settings.data_dir / "tables")
+        self.uploads = UploadSpool(settings.data_dir / "uploads", MAX_CSV_BYTES)
         self.cluster = ClusterClient(bus, f"node-{self.node_id}", timeout_s=settings.rpc_timeout_s)
         self.tasks: OrderedDict[TaskKey, TaskRun] = OrderedDict()
         self._cancelled_early: OrderedDict[TaskKey, str] = OrderedDict()
@@ -85,6 +87,7 @@ class NodeManagerService(Service):
 
     # ----- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
+        await asyncio.to_thread(self.uploads.clear)  # pieces of uploads that never finished
         self._env = TaskEnv(
             bus=self.bus,
             node_id=self.node_id,
@@ -220,6 +223,10 @@ class NodeManagerService(Service):
                 return cpb.ClusterReply(table=await self.store_table(cmd.store_table)).SerializeToString()
             if kind == "bind_table":
                 return cpb.ClusterReply(table=await self.bind_table(cmd.bind_table)).SerializeToString()
+            if kind == "upload_chunk":
+                meta = await self.upload_chunk(cmd.upload_chunk)
+                reply = cpb.ClusterReply(ok=True) if meta is None else cpb.ClusterReply(table=meta)
+                return reply.SerializeToString()
             if kind == "delete_table":
                 await self.delete_table(cmd.delete_table.table)
             elif kind == "run_task":
@@ -274,6 +281,23 @@ class NodeManagerService(Service):
         self.own.tables.labels("store", "ok").inc()
         log.info("stored table %s.%s: %d rows in %d partitions", ns, name, table.rows, len(rows))
         return meta
+
+    async def upload_chunk(self, piece: pb.UploadChunk) -> cpb.TableMeta | None:
+        """Spool one piece of a large upload; the last one stores the table (the spool then goes)."""
+        uid = piece.upload_id
+        if piece.abort:
+            await asyncio.to_thread(self.uploads.drop, uid)
+            return None
+        await asyncio.to_thread(self.uploads.append, uid, piece.offset, bytes(piece.data))
+        if not piece.HasField("last"):
+            return None
+        try:
+            st = pb.StoreTable()
+            st.CopyFrom(piece.last)
+            st.csv = await asyncio.to_thread(self.uploads.read, uid)
+            return await self.store_table(st)
+        finally:
+            await asyncio.to_thread(self.uploads.drop, uid)
 
     async def bind_table(self, cmd: pb.BindTable) -> cpb.TableMeta:
         """Register a table that stays at its source; refused (nothing registered) unless allowed."""

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from silobridge_cli.job import CliError, add_flow_option, call, run_cli
 
+CHUNK_BYTES = 1 << 20
+
+
+def _chunks(path: Path, size: int, show: bool) -> Iterator[bytes]:
+    """The file in 1 MiB chunks (never whole in memory), drawing a progress bar on stderr."""
+    sent = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            sent += len(chunk)
+            if show:
+                done = sent / size if size else 1.0
+                bar = "#" * int(30 * done)
+                sys.stderr.write(f"\r  [{bar:<30}] {done:6.1%} {sent / 1e6:,.1f} of {size / 1e6:,.1f} MB")
+                sys.stderr.flush()
+            yield chunk
+    if show:
+        sys.stderr.write("\n")
+
 
 def _upload(args: argparse.Namespace) -> int:
+    path = Path(args.file)
     try:
-        data = Path(args.file).read_bytes()
+        size = path.stat().st_size
+        path.open("rb").close()
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    data = _chunks(path, size, show=not args.quiet)
     params = {
         "namespace": args.namespace,
         "name": args.name,
@@ -21,9 +44,8 @@ def _upload(args: argparse.Namespace) -> int:
         "label_column": args.label_column,
         "partitions": args.partitions,
     }
-    out = call(
-        args, "POST", "/v1/data/upload", params=params, content=data, headers={"content-type": "text/csv"}
-    )
+    headers = {"content-type": "text/csv", "content-length": str(size)}
+    out = call(args, "POST", "/v1/data/upload", params=params, content=data, headers=headers)
     table = out["table"]
     print(f"stored {table['namespace']}.{table['name']}: {table['rows']} rows on node {out['node_id']}")
     return 0
@@ -49,6 +71,7 @@ def register(subparsers: Any) -> None:
     upload.add_argument("--label-column", default="")
     upload.add_argument("--partitions", type=int, default=4)
     upload.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the upload")
+    upload.add_argument("--quiet", action="store_true", help="no progress bar")
     add_flow_option(upload)
     upload.set_defaults(func=run_cli(_upload))
 

@@ -241,3 +241,34 @@ def test_a_changed_source_fails_the_job_at_its_start(
     reader = next(t for t in job["tasks"] if t["name"] == "reader_0" and t["role"] == "guest")
     assert "bank.guest at party 9999 changed since it was bound" in reader["message"]
     assert not any(t["state"] == "SUCCEEDED" for t in job["tasks"] if t["name"] == "hetero_lr_0")
+
+
+def test_a_large_upload_streams_through_flow_in_pieces(
+    parties: InProcessParties,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from flow import uploads
+    from flow.cluster_client import ClusterClient
+
+    monkeypatch.setattr(uploads, "CHUNK_BYTES", 64 * 1024)
+    pieces: list[int] = []
+    forward = ClusterClient.upload_chunk
+
+    async def spy(self: ClusterClient, node_id: str, piece: Any) -> Any:
+        pieces.append(len(piece.data))
+        return await forward(self, node_id, piece)
+
+    monkeypatch.setattr(ClusterClient, "upload_chunk", spy)
+    rows = 20_000
+    csv = tmp_path / "big.csv"
+    csv.write_text("id,a,b,y\n" + "".join(f"r{i},{i * 0.5},{-i},{i % 2}\n" for i in range(rows)))
+    guest = parties.flow("guest")
+    args = ["data", "upload", "--flow", guest, "--file", str(csv), "--namespace", "big", "--name", "t"]
+    assert cli([*args, "--id-column", "id", "--label-column", "y"]) == 0
+    assert f"stored big.t: {rows} rows" in capsys.readouterr().out
+    size = csv.stat().st_size
+    assert len(pieces) == -(-size // (64 * 1024)) and max(pieces) <= 64 * 1024 and sum(pieces) == size
+    spool = parties.root / "party-9999" / "node-manager" / "uploads"
+    assert not spool.exists() or list(spool.iterdir()) == []

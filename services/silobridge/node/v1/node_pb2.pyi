@@ -125,6 +125,20 @@ class BindTable(_message.Message):
     replace: bool
     def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ..., source: _Optional[_Union[_cluster_pb2.TableSource, _Mapping]] = ..., id_column: _Optional[str] = ..., label_column: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
 
+class UploadChunk(_message.Message):
+    __slots__ = ("upload_id", "offset", "data", "last", "abort")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    ABORT_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    offset: int
+    data: bytes
+    last: StoreTable
+    abort: bool
+    def __init__(self, upload_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., last: _Optional[_Union[StoreTable, _Mapping]] = ..., abort: _Optional[bool] = ...) -> None: ...
+
 class DeleteTable(_message.Message):
     __slots__ = ("table",)
     TABLE_FIELD_NUMBER: _ClassVar[int]
@@ -132,18 +146,20 @@ class DeleteTable(_message.Message):
     def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ...) -> None: ...
 
 class NodeCommand(_message.Message):
-    __slots__ = ("run_task", "cancel_task", "store_table", "delete_table", "bind_table")
+    __slots__ = ("run_task", "cancel_task", "store_table", "delete_table", "bind_table", "upload_chunk")
     RUN_TASK_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TASK_FIELD_NUMBER: _ClassVar[int]
     STORE_TABLE_FIELD_NUMBER: _ClassVar[int]
     DELETE_TABLE_FIELD_NUMBER: _ClassVar[int]
     BIND_TABLE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_CHUNK_FIELD_NUMBER: _ClassVar[int]
     run_task: RunTask
     cancel_task: CancelTask
     store_table: StoreTable
     delete_table: DeleteTable
     bind_table: BindTable
-    def __init__(self, run_task: _Optional[_Union[RunTask, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., store_table: _Optional[_Union[StoreTable, _Mapping]] = ..., delete_table: _Optional[_Union[DeleteTable, _Mapping]] = ..., bind_table: _Optional[_Union[BindTable, _Mapping]] = ...) -> None: ...
+    upload_chunk: UploadChunk
+    def __init__(self, run_task: _Optional[_Union[RunTask, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., store_table: _Optional[_Union[StoreTable, _Mapping]] = ..., delete_table: _Optional[_Union[DeleteTable, _Mapping]] = ..., bind_table: _Optional[_Union[BindTable, _Mapping]] = ..., upload_chunk: _Optional[_Union[UploadChunk, _Mapping]] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("name", "step", "value")

@@ -3,12 +3,12 @@
 # and a real Apache Pulsar broker in standalone mode. Idempotent: a service that already answers
 # is used as it is, and started only when it does not.
 #
-#   deploy/dev/services.sh start [rabbitmq|postgres|pulsar ...]   (default: all three)
+#   deploy/dev/services.sh start [rabbitmq|postgres|pulsar|mariadb ...]   (default: all four)
 #   deploy/dev/services.sh stop  [...]
 #   deploy/dev/services.sh status
 #   deploy/dev/services.sh restart pulsar|rabbitmq               (the broker-restart tests)
 #
-# RabbitMQ and PostgreSQL come from Debian's packages, installed when missing and the user is
+# RabbitMQ, PostgreSQL and MariaDB come from Debian's packages, installed when missing and the user is
 # root. Pulsar's jars come from Maven Central (deploy/dev/pulsar/pom.xml) into a cache outside
 # the repository; the first fetch takes about 30 s. Settings (environment):
 #   SILOBRIDGE_CACHE_DIR         cache and data folder (default ~/.cache/silobridge)
@@ -167,15 +167,47 @@ pulsar_stop() {
   say "pulsar: stopped"
 }
 
+# ----- MariaDB (the MySQL/MariaDB bound-table tests) -----------------------------------------
+MARIADB_DATA="$CACHE/mariadb-data"
+
+mariadb_start() {
+  if listening 127.0.0.1 3306; then say "mariadb: already listening on 3306"; return 0; fi
+  command -v mariadbd >/dev/null || apt_install mariadb-server || return 1
+  if [ ! -d "$MARIADB_DATA/mysql" ]; then
+    mkdir -p "$MARIADB_DATA"
+    mariadb-install-db --datadir="$MARIADB_DATA" --user="$(id -un)" --skip-test-db \
+      >"$CACHE/mariadb-install.log" 2>&1 || { say "mariadb: install-db failed, see $CACHE/mariadb-install.log"; return 1; }
+  fi
+  nohup mariadbd --datadir="$MARIADB_DATA" --user="$(id -un)" --port=3306 --bind-address=127.0.0.1 \
+    --socket="$MARIADB_DATA/mariadb.sock" --pid-file="$MARIADB_DATA/mariadb.pid" --skip-name-resolve \
+    >"$CACHE/mariadb.log" 2>&1 </dev/null &
+  wait_for 30 "mariadb (log: $CACHE/mariadb.log)" listening 127.0.0.1 3306 || return 1
+  # What the tests expect: user silobridge, password silobridge, on loopback, and a database "test".
+  mariadb --socket="$MARIADB_DATA/mariadb.sock" -uroot -e "CREATE DATABASE IF NOT EXISTS test;
+    CREATE USER IF NOT EXISTS 'silobridge'@'127.0.0.1' IDENTIFIED BY 'silobridge';
+    GRANT ALL ON test.* TO 'silobridge'@'127.0.0.1';" || { say "mariadb: cannot create user and database"; return 1; }
+  say "mariadb: up on 3306 (silobridge:silobridge@127.0.0.1/test)"
+}
+
+mariadb_stop() {
+  if [ -f "$MARIADB_DATA/mariadb.pid" ]; then
+    local pid; pid=$(cat "$MARIADB_DATA/mariadb.pid")
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+  say "mariadb: stopped"
+}
+
 # ----- main -----------------------------------------------------------------------------------
 status() {
   listening 127.0.0.1 5672 && echo "rabbitmq: up" || echo "rabbitmq: down"
   listening 127.0.0.1 5432 && echo "postgres: up" || echo "postgres: down"
   pulsar_healthy && echo "pulsar: up" || echo "pulsar: down"
+  listening 127.0.0.1 3306 && echo "mariadb: up" || echo "mariadb: down"
 }
 
 verb="${1:-start}"; shift || true
-targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(rabbitmq postgres pulsar)
+targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(rabbitmq postgres pulsar mariadb)
 mkdir -p "$CACHE"
 rc=0
 case "$verb" in
@@ -183,6 +215,6 @@ case "$verb" in
   stop) for t in "${targets[@]}"; do "${t}_stop" || rc=1; done ;;
   restart) for t in "${targets[@]}"; do "${t}_stop"; "${t}_start" || rc=1; done ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|restart|status [rabbitmq|postgres|pulsar ...]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status [rabbitmq|postgres|pulsar|mariadb ...]" >&2; exit 2 ;;
 esac
 exit $rc

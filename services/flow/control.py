@@ -27,7 +27,16 @@ class ControlChannel:
         self._bus = bus
         self.party_id = party_id
 
-    async def send(self, dst_party: int, dst_role: str, src_role: str, msg: flow_pb2.ControlMessage) -> None:
+    async def send(
+        self,
+        dst_party: int,
+        dst_role: str,
+        src_role: str,
+        msg: flow_pb2.ControlMessage,
+        *,
+        expires_at: float | None = None,
+    ) -> None:
+        """Publish for the router; ``expires_at`` (unix time): the router drops it unsent after that."""
         msg.from_party_id = self.party_id
         kind = msg.WhichOneof("command") or "none"
         env = build_envelope(
@@ -40,8 +49,12 @@ class ControlChannel:
             name="control",
             tag=kind,
         )
-        await self._bus.publish(topics.ROUTER_OUTBOUND, env.SerializeToString(), message_id=env.message_id)
-        log.info(
+        headers = None if expires_at is None else {topics.EXPIRES_AT_HEADER: f"{expires_at:.3f}"}
+        await self._bus.publish(
+            topics.ROUTER_OUTBOUND, env.SerializeToString(), message_id=env.message_id, headers=headers
+        )
+        log.log(
+            logging.DEBUG if kind == "heartbeat" else logging.INFO,
             "sent %s for job %s to party %d",
             kind,
             msg.job_id,

@@ -516,11 +516,23 @@ class Coordinator:
                         )
                     elif now > current.created + spec.timeout_s:
                         message = f"job timed out after {spec.timeout_s:g}s at party {self.party}"
-                        if current.initiator == self.party:
-                            await self._locked_conclude(job.job_id, FAILED, message)
-                        else:
-                            await self._locked_finish(job.job_id, FAILED, message)
-                            await self._locked_send_status(job.job_id)
+                        await self._locked_fail(current, message)
+
+    async def fail_running(self, job_id: str, message: str) -> None:
+        """Fail a job still RUNNING here for what this party observed (a peer fell silent)."""
+        with job_context(job_id):
+            async with self._lock(job_id):
+                job = self._store.get_job(job_id)
+                if job is not None and job.state == RUNNING:
+                    await self._locked_fail(job, message)
+
+    async def _locked_fail(self, job: JobRecord, message: str) -> None:
+        """FAILED here; the initiator tells every party, any other party tells the initiator."""
+        if job.initiator == self.party:
+            await self._locked_conclude(job.job_id, FAILED, message)
+        else:
+            await self._locked_finish(job.job_id, FAILED, message)
+            await self._locked_send_status(job.job_id)
 
     async def recover(self) -> None:
         """After a restart: nothing stays stuck. Tasks that were running are gone -> their job fails."""

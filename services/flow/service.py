@@ -21,6 +21,7 @@ from flow.auth import ensure_bootstrap
 from flow.cluster_client import ClusterClient
 from flow.control import ControlChannel, parse_control
 from flow.coordinator import Coordinator, watchdog
+from flow.liveness import PeerLiveness, heartbeats
 from flow.metrics import FlowMetrics
 from flow.settings import FlowSettings
 from flow.sql_store import SqlJobStore
@@ -64,6 +65,8 @@ class FlowService(Service):
         self._coordinator: Coordinator | None = None
         self._subs: list[Subscription] = []
         self._watchdog: asyncio.Task[None] | None = None
+        self.liveness: PeerLiveness | None = None
+        self._heartbeats: asyncio.Task[None] | None = None
         # A redelivered node_lost must not fail a later attempt that runs on the node once it is back.
         self._cluster_events_seen = Deduplicator(capacity=10_000)
         # Where start() wrote a new admin token (first start without SILOBRIDGE_ADMIN_TOKEN_FILE).
@@ -116,13 +119,26 @@ class FlowService(Service):
         self._watchdog = asyncio.get_running_loop().create_task(
             watchdog(coordinator, self.settings.watchdog_interval_s), name="flow-watchdog"
         )
+        self.liveness = PeerLiveness(
+            party=self.settings.party_id,
+            interval_s=self.settings.peer_heartbeat_interval_s,
+            grace_s=self.settings.peer_liveness_grace_s,
+            store=self.store,
+            control=ControlChannel(self.bus, self.settings.party_id),
+            metrics=self.flow_metrics,
+            fail_job=coordinator.fail_running,
+        )
+        self._heartbeats = asyncio.get_running_loop().create_task(
+            heartbeats(self.liveness), name="flow-heartbeats"
+        )
         self._ready = True
 
     async def stop(self) -> None:
         self._ready = False
         await stop_consuming(self._subs)
         await stop_background(self._watchdog)
-        self._watchdog = None
+        await stop_background(self._heartbeats)
+        self._watchdog = self._heartbeats = None
         if self._coordinator is not None:
             await self._coordinator.close()
         await self.cluster.close()
@@ -141,6 +157,10 @@ class FlowService(Service):
 
     async def _on_control(self, msg: Message) -> None:
         sender, control, message_id = parse_control(msg.body)
+        if control.WhichOneof("command") == "heartbeat":  # no job state: not applied by message id
+            if self.liveness is not None:
+                self.liveness.on_heartbeat(sender, control.heartbeat)
+            return
         await self.coordinator.on_control(sender, control, message_id)
 
     async def _on_event(self, msg: Message) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from silobridge.config import CommonSettings, SettingsError
 
@@ -39,6 +39,17 @@ class FlowSettings(CommonSettings):
     )
     retry_delay_s: float = Field(2.0, ge=0, description="Pause before retrying a task or a busy allocation")
     watchdog_interval_s: float = Field(1.0, gt=0, description="How often deadlines are checked")
+    peer_heartbeat_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="How often flow sends a heartbeat to each peer it shares a running job with",
+    )
+    peer_liveness_grace_s: float = Field(
+        30.0,
+        ge=0,
+        description="A running job fails, naming the peer, when a peer of the job sends no heartbeat "
+        "for this long while this party's own bus works; 0: never (heartbeats are still sent)",
+    )
     task_cpus: int = Field(1, ge=1, description="CPUs asked for per task session")
     admin_token_file: Path | None = Field(
         None,
@@ -58,6 +69,15 @@ class FlowSettings(CommonSettings):
         if isinstance(value, str):
             return [p for p in value.strip("[] ").replace(",", " ").split() if p]
         return value
+
+    @model_validator(mode="after")
+    def _grace_covers_heartbeats(self) -> FlowSettings:
+        if self.peer_liveness_grace_s and self.peer_liveness_grace_s < 2 * self.peer_heartbeat_interval_s:
+            raise ValueError(
+                "SILOBRIDGE_PEER_LIVENESS_GRACE_S must be 0 (off) or at least twice "
+                "SILOBRIDGE_PEER_HEARTBEAT_INTERVAL_S, so one lost heartbeat does not fail a job"
+            )
+        return self
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'flow.sqlite'}"

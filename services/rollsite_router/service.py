@@ -15,7 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 
-from rollsite_router import chunking
+from rollsite_router import chunking, expiry
 from rollsite_router.grpc_gateway import GatewayServer, PeerInfo, PeerLink
 from rollsite_router.metrics import RouterMetrics
 from rollsite_router.protocol import error_ack, ok_ack
@@ -189,6 +189,10 @@ class RouterService(Service):
         if not env.message_id:
             env.message_id = msg.message_id
         peer = str(env.dst.party_id)
+        expires = expiry.expires_at(msg.headers)  # flow's heartbeats: dropped once late
+        if expiry.passed(expires):
+            self.router_metrics.messages.labels(peer, "out", "expired").inc()
+            return
         try:
             endpoint = self._validate_outbound(env)
         except SilobridgeError as exc:
@@ -200,8 +204,11 @@ class RouterService(Service):
         chunks = chunking.split(env, self.settings.chunk_bytes)
         started = time.perf_counter()
         try:
-            sent = await self._deliver(endpoint, env.dst.party_id, chunks)
+            sent = await self._deliver(endpoint, env.dst.party_id, chunks, expires)
         except SilobridgeError as exc:
+            if exc.retryable and expires is not None:  # tried until its expiry; never requeued
+                self.router_metrics.messages.labels(peer, "out", "expired").inc()
+                return
             outcome = "retry" if exc.retryable else "refused"
             self.router_metrics.messages.labels(peer, "out", outcome).inc()
             log.warning(
@@ -241,11 +248,13 @@ class RouterService(Service):
             )
         return endpoint
 
-    async def _deliver(self, endpoint: Endpoint, dst: int, chunks: list[env_pb.Envelope]) -> int:
-        """Send with backoff for up to ``send_retry_s``; then the RetryableError requeues the message."""
+    async def _deliver(
+        self, endpoint: Endpoint, dst: int, chunks: list[env_pb.Envelope], expires: float | None = None
+    ) -> int:
+        """Send with backoff for up to ``send_retry_s`` (at most until ``expires``), then raise."""
         s = self.settings
         link = self._link(endpoint, dst)
-        deadline = time.monotonic() + s.send_retry_s
+        deadline = expiry.retry_deadline(time.monotonic() + s.send_retry_s, expires)
         backoff = s.retry_initial_backoff_s
         while True:
             try:

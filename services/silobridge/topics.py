@@ -5,6 +5,9 @@ from __future__ import annotations
 from silobridge.bus.base import check_word
 
 ROUTER_OUTBOUND = "router.outbound"  # Envelope bytes to send to another party
+# Header of a router.outbound message: unix time after which the router drops it unsent
+# (flow's heartbeats, worthless once late). Never crosses to the peer.
+EXPIRES_AT_HEADER = "expires-at"
 FLOW_CONTROL = "flow.control"  # inbound ControlMessage envelopes from peers' flows
 FLOW_EVENTS = "flow.events"  # TaskEvent from node-managers
 CLUSTER_RPC = "cluster.rpc"  # ClusterRequest -> ClusterReply

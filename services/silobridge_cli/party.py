@@ -95,9 +95,13 @@ class SingleProcessParty:
         out: list[tuple[str, Service]] = []
         for name, svc_cls, settings_cls, fields in specs:
             settings = self._settings(settings_cls, name, **fields)
-            metrics = ServiceMetrics(name, c.party_id)
-            out.append((name, svc_cls(settings, InstrumentedBus(self.bus, metrics), metrics)))
+            out.append((name, self._make(name, svc_cls, settings)))
         return out
+
+    def _make(self, name: str, cls: type[Any], settings: CommonSettings) -> Service:
+        metrics = ServiceMetrics(name, self.config.party_id)
+        service: Service = cls(settings, InstrumentedBus(self.bus, metrics), metrics)
+        return service
 
     async def start(self) -> None:
         await self.bus.start()
@@ -107,6 +111,16 @@ class SingleProcessParty:
         # Drivers in this process (the e2e tests, notebooks) reach this flow with its admin token.
         remember_bootstrap(self.flow_url, self.config.data_dir / "flow", self.config.party_id)
         log.info("party %s ready: flow at %s", self.config.party_id, self.flow_url)
+
+    async def stop_service(self, name: str) -> None:
+        """Stop one service (e.g. the router, to cut this party off); the others keep running."""
+        await self.services[name].stop()
+
+    async def restart_service(self, name: str) -> None:
+        """Start a stopped service again: a new instance with the same settings (ports included)."""
+        old = self.services[name].service
+        self.services[name] = host = ServiceHost(self._make(name, type(old), old.settings))
+        await host.start()
 
     @property
     def flow_url(self) -> str:

@@ -179,7 +179,9 @@ class FakeRouter:
 
     def __init__(self, parties: dict[int, FakeParty]) -> None:
         self.parties = parties
-        self.sent: list[tuple[int, int, flow_pb2.ControlMessage]] = []
+        self.sent: list[tuple[int, int, flow_pb2.ControlMessage]] = []  # all but heartbeats
+        self.heartbeats: list[tuple[int, int, flow_pb2.Heartbeat]] = []
+        self.cut: set[int] = set()  # parties whose router is down: nothing to or from them passes
         self.drop: Callable[[int, flow_pb2.ControlMessage], bool] = lambda dst, msg: False
         self.hold_kinds: set[str] = set()  # these wait in `held` until release()
         self.held: list[tuple[int, bytes, str]] = []
@@ -195,7 +197,12 @@ class FakeRouter:
         assert env.channel == envelope_pb2.CHANNEL_CONTROL
         control = flow_pb2.ControlMessage()
         control.ParseFromString(env.payload)
-        self.sent.append((env.src.party_id, env.dst.party_id, control))
+        if env.src.party_id in self.cut or env.dst.party_id in self.cut:
+            return
+        if control.WhichOneof("command") == "heartbeat":
+            self.heartbeats.append((env.src.party_id, env.dst.party_id, control.heartbeat))
+        else:
+            self.sent.append((env.src.party_id, env.dst.party_id, control))
         if self.drop(env.dst.party_id, control):
             return
         if control.WhichOneof("command") in self.hold_kinds:

@@ -123,8 +123,14 @@ class JobStatus(_message.Message):
     message: str
     def __init__(self, state: _Optional[_Union[JobState, str]] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., message: _Optional[str] = ...) -> None: ...
 
+class Heartbeat(_message.Message):
+    __slots__ = ("job_ids",)
+    JOB_IDS_FIELD_NUMBER: _ClassVar[int]
+    job_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ControlMessage(_message.Message):
-    __slots__ = ("job_id", "from_party_id", "propose", "accept", "refuse", "start", "stop", "status")
+    __slots__ = ("job_id", "from_party_id", "propose", "accept", "refuse", "start", "stop", "status", "heartbeat")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_PARTY_ID_FIELD_NUMBER: _ClassVar[int]
     PROPOSE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +139,7 @@ class ControlMessage(_message.Message):
     START_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     from_party_id: int
     propose: ProposeJob
@@ -141,4 +148,5 @@ class ControlMessage(_message.Message):
     start: StartJob
     stop: StopJob
     status: JobStatus
-    def __init__(self, job_id: _Optional[str] = ..., from_party_id: _Optional[int] = ..., propose: _Optional[_Union[ProposeJob, _Mapping]] = ..., accept: _Optional[_Union[AcceptJob, _Mapping]] = ..., refuse: _Optional[_Union[RefuseJob, _Mapping]] = ..., start: _Optional[_Union[StartJob, _Mapping]] = ..., stop: _Optional[_Union[StopJob, _Mapping]] = ..., status: _Optional[_Union[JobStatus, _Mapping]] = ...) -> None: ...
+    heartbeat: Heartbeat
+    def __init__(self, job_id: _Optional[str] = ..., from_party_id: _Optional[int] = ..., propose: _Optional[_Union[ProposeJob, _Mapping]] = ..., accept: _Optional[_Union[AcceptJob, _Mapping]] = ..., refuse: _Optional[_Union[RefuseJob, _Mapping]] = ..., start: _Optional[_Union[StartJob, _Mapping]] = ..., stop: _Optional[_Union[StopJob, _Mapping]] = ..., status: _Optional[_Union[JobStatus, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...

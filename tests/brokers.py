@@ -35,6 +35,8 @@ AMQP_URL = os.environ.get("SILOBRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.
 PULSAR_URL = os.environ.get("SILOBRIDGE_TEST_PULSAR_URL", "pulsar://127.0.0.1:6650")
 PULSAR_ADMIN_URL = os.environ.get("SILOBRIDGE_TEST_PULSAR_ADMIN_URL", "http://127.0.0.1:8080")
 POSTGRES_URL = os.environ.get("SILOBRIDGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("SILOBRIDGE_TEST_MYSQL_URL", "mysql://silobridge@127.0.0.1:3306/test")
+MYSQL_PASSWORD = os.environ.get("SILOBRIDGE_TEST_MYSQL_PASSWORD", "silobridge")
 
 BROKERS = {
     b.name: b
@@ -42,6 +44,7 @@ BROKERS = {
         Broker("rabbitmq", AMQP_URL, 5672, "SILOBRIDGE_TEST_AMQP_URL"),
         Broker("pulsar", PULSAR_URL, 6650, "SILOBRIDGE_TEST_PULSAR_URL"),
         Broker("postgres", POSTGRES_URL, 5432, "SILOBRIDGE_TEST_POSTGRES_URL"),
+        Broker("mysql", MYSQL_URL, 3306, "SILOBRIDGE_TEST_MYSQL_URL"),
     )
 }
 

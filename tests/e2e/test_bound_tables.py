@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -18,7 +19,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from brokers import POSTGRES_URL
+from brokers import MYSQL_PASSWORD, MYSQL_URL, POSTGRES_URL
 from jobs import submit_and_wait, task_summary, vertical_job
 from parties import InProcessParties
 
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
 SECRET_VAR = "SB_E2E_BOUND_PG_PASSWORD"
+MYSQL_SECRET_VAR = "SB_E2E_BOUND_MYSQL_PASSWORD"
 
 
 def _num(v: float) -> float:
@@ -75,7 +77,7 @@ def pg_table(data: demo_data.VerticalSplit) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def parties(tmp_path_factory: pytest.TempPathFactory, warehouse: Path) -> Iterator[InProcessParties]:
-    allow = f"{warehouse}, {POSTGRES_URL}"
+    allow = f"{warehouse}, {POSTGRES_URL}, {MYSQL_URL}"
     os.environ[SECRET_VAR] = PASSWORD  # the node-managers (in this process) resolve env:<name>
     p = InProcessParties(
         Path(tmp_path_factory.mktemp("bound")), extra={"node-manager": {"bind_allow": allow}}
@@ -134,11 +136,11 @@ def bound(
     return {"guest": httpx.get(f"{guest}/v1/tables/bank/guest", headers=auth_headers(guest)).json()["table"]}
 
 
-def test_bound_job_matches_the_uploaded_csv_job(
-    parties: InProcessParties, bound: dict[str, Any], data: demo_data.VerticalSplit
-) -> None:
+@pytest.fixture(scope="module")
+def on_csv(parties: InProcessParties, data: demo_data.VerticalSplit) -> dict[str, Any]:
+    """The job on the same values uploaded as CSVs; the guest's rows in id order, as the bound
+    queries read them."""
     guest, host = parties.flow("guest"), parties.flow("host")
-    # The same values as CSVs; the guest's rows in id order, as the bound query reads them.
     gnames = [f"g{j}" for j in range(data.guest_features)]
     gcsv = demo_data.csv_bytes(
         ["id", "y", *gnames], [[i, int(data.y[i]), *data.x_guest[i]] for i in sorted(data.x_guest)]
@@ -147,11 +149,17 @@ def test_bound_job_matches_the_uploaded_csv_job(
     hcsv = demo_data.csv_bytes(["id", *hnames], [[i, *data.x_host[i]] for i in data.x_host])
     upload(guest, gcsv, namespace="csv", name="guest", label_column="y")
     upload(host, hcsv, namespace="csv", name="host")
+    job = submit_and_wait(guest, job_on("csv.guest", "csv.host"))
+    assert job["state"] == "SUCCEEDED", job["message"]
+    return job
 
+
+def test_bound_job_matches_the_uploaded_csv_job(
+    parties: InProcessParties, bound: dict[str, Any], on_csv: dict[str, Any], data: demo_data.VerticalSplit
+) -> None:
+    guest = parties.flow("guest")
     on_bound = submit_and_wait(guest, job_on("bank.guest", "bank.host"))
     assert on_bound["state"] == "SUCCEEDED", on_bound["message"]
-    on_csv = submit_and_wait(guest, job_on("csv.guest", "csv.host"))
-    assert on_csv["state"] == "SUCCEEDED", on_csv["message"]
     assert task_summary(on_bound, "psi_0")["intersected_rows"] == len(data.common_ids)
     auc_bound, auc_csv = (task_summary(j, "evaluation_0")["auc"] for j in (on_bound, on_csv))
     assert auc_bound > 0.97
@@ -163,6 +171,44 @@ def test_bound_job_matches_the_uploaded_csv_job(
         assert not (tables_dir / f"job_{on_bound['job_id']}" / "reader_0_data").exists(), role
         assert (tables_dir / f"job_{on_csv['job_id']}" / "reader_0_data").exists(), role
         assert not (tables_dir / "bank").exists(), role
+
+
+@pytest.mark.mysql
+def test_guest_bound_from_mariadb_with_a_real_password(
+    parties: InProcessParties, bound: dict[str, Any], on_csv: dict[str, Any], data: demo_data.VerticalSplit
+) -> None:
+    import pymysql
+
+    u = urlsplit(MYSQL_URL)
+    name = f"sb_guest_{uuid.uuid4().hex[:10]}"
+    gcols = ", ".join(f"g{j} DOUBLE" for j in range(data.guest_features))
+    conn = pymysql.connect(
+        host=u.hostname, port=u.port or 3306, user=u.username, password=MYSQL_PASSWORD,
+        database=u.path.strip("/"), autocommit=True,
+    )  # fmt: skip
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE {name} (id VARCHAR(32) PRIMARY KEY, y INT, {gcols})")
+            cur.executemany(
+                f"INSERT INTO {name} VALUES ({', '.join(['%s'] * (2 + data.guest_features))})",
+                [[i, int(data.y[i]), *map(_num, data.x_guest[i])] for i in data.x_guest],
+            )
+        guest = parties.flow("guest")
+        os.environ[MYSQL_SECRET_VAR] = MYSQL_PASSWORD
+        r = bind(guest, namespace="bank", name="guest_my", kind="mysql", location=MYSQL_URL, query=name,
+                 secret_ref=f"env:{MYSQL_SECRET_VAR}", id_column="id", label_column="y")  # fmt: skip
+        assert r.status_code == 201, r.text
+        job = submit_and_wait(guest, job_on("bank.guest_my", "bank.host"))
+        assert job["state"] == "SUCCEEDED", job["message"]
+        auc, auc_csv = (task_summary(j, "evaluation_0")["auc"] for j in (job, on_csv))
+        assert abs(auc - auc_csv) < 1e-9, (auc, auc_csv)
+        # The password only reached the server: the binding keeps the reference.
+        assert r.json()["table"]["source"]["secret_ref"] == f"env:{MYSQL_SECRET_VAR}"
+    finally:
+        os.environ.pop(MYSQL_SECRET_VAR, None)
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.close()
 
 
 def test_catalog_shows_schema_rows_source_and_version(

@@ -27,4 +27,6 @@ def open_source(
         from silobridge.sources.sql import PostgresSource
 
         return PostgresSource(location, spec.query, id_column, resolve_secret(spec.secret_ref, environ))
-    raise InvalidInput(f"{kind} sources are not supported by this node-manager yet")
+    from silobridge.sources.mysql import MySqlSource
+
+    return MySqlSource(location, spec.query, id_column, resolve_secret(spec.secret_ref, environ))

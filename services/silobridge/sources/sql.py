@@ -21,7 +21,7 @@ from psycopg import sql
 from silobridge.errors import InvalidInput, RetryableError
 from silobridge.sources.base import BATCH_ROWS, Probe, Source
 
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 _SELECT = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 MAX_QUERY_CHARS = 16_384
 
@@ -48,7 +48,7 @@ def check_query(query: str) -> str:
         raise InvalidInput("a SQL source needs a table name or a SELECT query")
     if len(q) > MAX_QUERY_CHARS:
         raise InvalidInput(f"SQL query of {len(q)} characters; at most {MAX_QUERY_CHARS}")
-    if not _TABLE.match(q) and not _SELECT.match(q):
+    if not TABLE_NAME.match(q) and not _SELECT.match(q):
         raise InvalidInput("a SQL source is a table name (schema.name) or one SELECT query")
     if ";" in q.rstrip(";"):
         raise InvalidInput("a SQL source is one query: no ';' between statements")
@@ -56,7 +56,7 @@ def check_query(query: str) -> str:
 
 
 def _relation(query: str) -> sql.Composable:
-    if _TABLE.match(query):
+    if TABLE_NAME.match(query):
         return sql.SQL("SELECT * FROM {}").format(sql.Identifier(*query.split(".")))
     return sql.SQL(query)  # type: ignore[arg-type]  # checked by check_query; runs read-only
 
@@ -143,12 +143,12 @@ class PostgresSource(Source):
                 while rows := cur.fetchmany(batch_rows):
                     cols = list(zip(*rows, strict=True))
                     arrays = [
-                        pa.array(_cells(cols[i], types[c]), type=types[c]) for i, c in enumerate(columns)
+                        pa.array(cells(cols[i], types[c]), type=types[c]) for i, c in enumerate(columns)
                     ]
                     yield pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
-def _cells(values: tuple[Any, ...], t: pa.DataType) -> list[Any]:
+def cells(values: tuple[Any, ...], t: pa.DataType) -> list[Any]:
     """NUMERIC arrives as Decimal and uuid as UUID: convert those; the rest Arrow takes as is."""
     if pa.types.is_floating(t):
         return [None if v is None else float(v) for v in values]

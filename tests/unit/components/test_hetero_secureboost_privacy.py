@@ -56,6 +56,17 @@ def _values(run: FederatedRun) -> list[tuple[int, str, pb.Value]]:
     return out
 
 
+def _ciphertexts(run: FederatedRun) -> list[int]:
+    cts: list[int] = []
+    for *_, v in _values(run):
+        if v.WhichOneof("kind") == "paillier_vector":
+            pv = v.paillier_vector
+            cts += [
+                int.from_bytes(pv.data[i * pv.width : (i + 1) * pv.width], "big") for i in range(pv.count)
+            ]
+    return cts
+
+
 def _encodings(values: np.ndarray) -> list[bytes]:
     """Every float encoding of a run; single values only as 8-byte doubles (4 random bytes match too often)."""
     kinds = ("<f8", ">f8", "<f4") if values.size > 1 else ("<f8", ">f8")
@@ -135,14 +146,27 @@ def test_every_ciphertext_is_fresh_or_rerandomised(planted: tuple[FederatedRun, 
     keys = [v.paillier_public_key for *_, v in values if v.WhichOneof("kind") == "paillier_public_key"]
     assert len(keys) == 1
     n = int.from_bytes(keys[0].n, "big")
-    cts: list[int] = []
-    for *_, v in values:
-        if v.WhichOneof("kind") == "paillier_vector":
-            pv = v.paillier_vector
-            cts += [
-                int.from_bytes(pv.data[i * pv.width : (i + 1) * pv.width], "big") for i in range(pv.count)
-            ]
+    cts = _ciphertexts(run)
     assert len(cts) > 3 * ROWS
     assert len(set(cts)) == len(cts)  # no ciphertext is sent twice
     # 1 + m*n mod n^2 is the unrandomised encryption of m (an empty bin is E(0) = 1): none crosses.
     assert not any(c % n == 1 for c in cts)
+
+
+def test_each_host_gets_its_own_ciphertexts(cancer: tuple[np.ndarray, np.ndarray]) -> None:
+    guest, rest = vertical_split(cancer[0][:ROWS], cancer[1][:ROWS], 10)
+    hosts = [
+        Table(ids=rest.ids, features=rest.features[:, :10], feature_names=rest.feature_names[:10]),
+        Table(ids=rest.ids, features=rest.features[:, 10:], feature_names=rest.feature_names[10:]),
+    ]
+    run = run_component(
+        "hetero_secureboost",
+        {"guest": [GUEST], "host": [HOST, 3]},
+        inputs={GUEST: {"data": guest}, HOST: {"data": hosts[0]}, 3: {"data": hosts[1]}},
+        params={"key_bits": 1024, "num_trees": 1, "max_depth": 2},
+        workers=2,
+    )
+    run.raise_any()
+    assert {s.dst for s in run.hub.sent if s.name == "gh"} == {HOST, 3}
+    cts = _ciphertexts(run)
+    assert len(set(cts)) == len(cts)  # the second host's [[g, h]] are re-randomised, not the same

@@ -136,8 +136,11 @@ class Grower:
             gh = [
                 e.encrypt(self.sk, values[:, i : i + 1], compute=ctx.compute) for i, e in enumerate(encoders)
             ]
+        for i, info in enumerate(self.hosts):
+            # Every host gets its own ciphertexts: the first host the fresh ones, the others re-randomised.
+            mine = gh if i == 0 else [v.obfuscate(compute=ctx.compute, private_key=self.sk) for v in gh]
+            ctx.send(info.party, "gh", {"stop": False, "gh": mine, "sampled": bits(sampled)}, tag=f"t{t}")
         self.timings.encrypt += time.perf_counter() - tick
-        ctx.send("host", "gh", {"stop": False, "gh": gh, "sampled": bits(sampled)}, tag=f"t{t}")
         own = self._own_features()
         tree = Tree()
         node_of_row = np.zeros(n, dtype=np.int32)

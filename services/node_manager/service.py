@@ -4,8 +4,9 @@ Bus contract (see docs/compute-plane.md):
 
 * ``node.<node_id>.cmd`` carries ``NodeCommand``, served with ``silobridge.bus.rpc.serve``. When
   the sender sets the rpc reply-to headers, every command is answered with a ``ClusterReply``:
-  StoreTable -> ``table`` (the registered TableMeta), DeleteTable -> ``ok`` (metadata removed
-  with ``DeleteTableMeta``, then the files), RunTask and CancelTask -> ``ok`` (accepted; the
+  StoreTable and BindTable -> ``table`` (the registered TableMeta), UploadChunk -> ``ok`` (the
+  last piece: ``table``), DeleteTable -> ``ok`` (metadata removed with ``DeleteTableMeta``, then
+  the files; all four in ``table_commands``), RunTask and CancelTask -> ``ok`` (accepted; the
   outcome arrives as TaskEvents), any failure -> ``error``.
   Without reply-to headers a command is fire-and-forget.
 * ``flow.events`` receives the ``TaskEvent`` of every task: WAITING (only when no slot is free),
@@ -22,15 +23,13 @@ import os
 import socket
 from collections import OrderedDict
 from collections.abc import Coroutine
-from functools import partial
 from typing import Any
 
-from node_manager.binding import probe_binding
 from node_manager.cluster_client import ClusterClient
 from node_manager.metrics import NodeMetrics
 from node_manager.settings import NodeManagerSettings
 from node_manager.storage import TableStorage
-from node_manager.tables import table_meta
+from node_manager.table_commands import TableCommands
 from node_manager.task_run import TaskEnv, TaskKey, TaskRun, task_key
 from node_manager.uploads import UploadSpool
 from silobridge import topics
@@ -50,11 +49,10 @@ from silobridge.errors import (
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.observability.metrics import ServiceMetrics
 from silobridge.service import Service, stop_background, stop_consuming
-from silobridge.table import MAX_CSV_BYTES, Table
+from silobridge.table import MAX_CSV_BYTES
 
 log = logging.getLogger(__name__)
 
-MAX_PARTITIONS = 1024
 KEEP_FINISHED = 10_000  # finished tasks remembered for RunTask idempotency
 REGISTER_BACKOFF_MAX_S = 5.0
 
@@ -77,6 +75,15 @@ class NodeManagerService(Service):
         self.storage = TableStorage(settings.data_dir / "tables")
         self.uploads = UploadSpool(settings.data_dir / "uploads", MAX_CSV_BYTES)
         self.cluster = ClusterClient(bus, f"node-{self.node_id}", timeout_s=settings.rpc_timeout_s)
+        self.tables = TableCommands(
+            node_id=self.node_id,
+            storage=self.storage,
+            uploads=self.uploads,
+            cluster=self.cluster,
+            metrics=self.own,
+            default_partitions=settings.default_partitions,
+            bind_allow=list(settings.bind_allow),
+        )
         self.tasks: OrderedDict[TaskKey, TaskRun] = OrderedDict()
         self._cancelled_early: OrderedDict[TaskKey, str] = OrderedDict()
         self._runners: set[asyncio.Task[Any]] = set()
@@ -220,15 +227,15 @@ class NodeManagerService(Service):
                 raise IntegrityError("node command is not a valid NodeCommand message") from None
             kind = cmd.WhichOneof("command") or "empty"
             if kind == "store_table":
-                return cpb.ClusterReply(table=await self.store_table(cmd.store_table)).SerializeToString()
+                return cpb.ClusterReply(table=await self.tables.store(cmd.store_table)).SerializeToString()
             if kind == "bind_table":
-                return cpb.ClusterReply(table=await self.bind_table(cmd.bind_table)).SerializeToString()
+                return cpb.ClusterReply(table=await self.tables.bind(cmd.bind_table)).SerializeToString()
             if kind == "upload_chunk":
-                meta = await self.upload_chunk(cmd.upload_chunk)
+                meta = await self.tables.upload_chunk(cmd.upload_chunk)
                 reply = cpb.ClusterReply(ok=True) if meta is None else cpb.ClusterReply(table=meta)
                 return reply.SerializeToString()
             if kind == "delete_table":
-                await self.delete_table(cmd.delete_table.table)
+                await self.tables.delete(cmd.delete_table.table)
             elif kind == "run_task":
                 self.submit(cmd.run_task)
             elif kind == "cancel_task":
@@ -247,96 +254,6 @@ class NodeManagerService(Service):
                 code="internal", message=f"node {self.node_id} failed to handle {kind}", retryable=True
             )
         return cpb.ClusterReply(error=err).SerializeToString()
-
-    async def store_table(self, st: pb.StoreTable) -> cpb.TableMeta:
-        """Parse, partition and register; on any error nothing is stored or registered."""
-        ns, name = st.table.namespace, st.table.name
-        try:
-            check_word(ns, "table namespace")
-            check_word(name, "table name")
-            if not st.csv:
-                raise InvalidInput(f"StoreTable for {ns}.{name} carries no CSV data")
-            if st.partitions > MAX_PARTITIONS:
-                raise InvalidInput(
-                    f"{st.partitions} partitions requested for {ns}.{name}; at most {MAX_PARTITIONS}"
-                )
-            parse = partial(
-                Table.from_csv, bytes(st.csv), id_column=st.id_column, label_column=st.label_column
-            )
-            try:
-                table = await asyncio.to_thread(parse)
-            except InvalidInput as exc:
-                raise InvalidInput(f"table {ns}.{name} not stored: {exc.public_message}") from None
-            parts = st.partitions or self.settings.default_partitions
-            staging, rows = await asyncio.to_thread(self.storage.stage, ns, name, table, parts)
-            try:
-                meta = await self.cluster.put_table_meta(table_meta(ns, name, table, rows, self.node_id))
-            except BaseException:
-                await asyncio.to_thread(self.storage.discard, staging)
-                raise
-            await asyncio.to_thread(self.storage.commit, staging, ns, name)
-        except Exception:
-            self.own.tables.labels("store", "error").inc()
-            raise
-        self.own.tables.labels("store", "ok").inc()
-        log.info("stored table %s.%s: %d rows in %d partitions", ns, name, table.rows, len(rows))
-        return meta
-
-    async def upload_chunk(self, piece: pb.UploadChunk) -> cpb.TableMeta | None:
-        """Spool one piece of a large upload; the last one stores the table (the spool then goes)."""
-        uid = piece.upload_id
-        if piece.abort:
-            await asyncio.to_thread(self.uploads.drop, uid)
-            return None
-        await asyncio.to_thread(self.uploads.append, uid, piece.offset, bytes(piece.data))
-        if not piece.HasField("last"):
-            return None
-        try:
-            st = pb.StoreTable()
-            st.CopyFrom(piece.last)
-            st.csv = await asyncio.to_thread(self.uploads.read, uid)
-            return await self.store_table(st)
-        finally:
-            await asyncio.to_thread(self.uploads.drop, uid)
-
-    async def bind_table(self, cmd: pb.BindTable) -> cpb.TableMeta:
-        """Register a table that stays at its source; refused (nothing registered) unless allowed."""
-        ns, name = cmd.table.namespace, cmd.table.name
-        try:
-            check_word(ns, "table namespace")
-            check_word(name, "table name")
-            existing = await self.cluster.get_table_meta(ns, name)
-            if existing is not None and not existing.HasField("source") and cmd.replace:
-                raise InvalidInput(
-                    f"table {ns}.{name} is an uploaded table: delete it before binding that name"
-                )
-            meta = await asyncio.to_thread(
-                probe_binding,
-                cmd,
-                node_id=self.node_id,
-                allow=list(self.settings.bind_allow),
-                environ=os.environ,
-                existing=existing is not None or self.storage.exists(ns, name),
-            )
-            meta = await self.cluster.put_table_meta(meta)
-        except Exception:
-            self.own.tables.labels("bind", "error").inc()
-            raise
-        self.own.tables.labels("bind", "ok").inc()
-        log.info("bound table %s.%s to a %s source: %d rows", ns, name, cmd.source.kind, meta.rows)
-        return meta
-
-    async def delete_table(self, ref: pb.TableRef) -> None:
-        """Metadata first, then files: no reader is ever pointed at partitions already gone."""
-        check_word(ref.namespace, "table namespace")
-        check_word(ref.name, "table name")
-        if not await self.cluster.delete_table_meta(ref.namespace, ref.name):
-            log.info("table %s.%s had no metadata left to delete", ref.namespace, ref.name)
-        existed = await asyncio.to_thread(self.storage.delete, ref.namespace, ref.name)
-        self.own.tables.labels("delete", "ok" if existed else "not_found").inc()
-        if not existed:
-            raise NotFound(f"table {ref.namespace}.{ref.name} is not stored on node {self.node_id}")
-        log.info("deleted table %s.%s", ref.namespace, ref.name)
 
     def submit(self, cmd: pb.RunTask) -> TaskRun:
         """Start a task unless this (job, task, attempt) is already known (redelivery)."""

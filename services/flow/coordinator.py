@@ -25,6 +25,7 @@ import time
 from collections import OrderedDict
 
 from flow import jobspec
+from flow.admission import RouterAdmissions
 from flow.cluster_client import ClusterClient
 from flow.control import ControlChannel
 from flow.governance import Governance
@@ -70,6 +71,7 @@ class Coordinator:
         metrics: FlowMetrics,
         rules: jobspec.SpecRules,
         governance: Governance | None = None,
+        admissions: RouterAdmissions | None = None,
     ) -> None:
         self.party = settings.party_id
         self._settings = settings
@@ -78,6 +80,7 @@ class Coordinator:
         self._control = control
         self._metrics = metrics
         self.rules = rules
+        self.admissions = admissions  # None: no router to tell (tests of flow alone)
         self.governance = governance or Governance(store, settings.party_id, settings.policy_file)
         self._lock = JobLocks()
         self.scheduler = Scheduler(
@@ -582,6 +585,8 @@ class Coordinator:
     async def _send(self, spec: flow_pb2.JobSpec, party: int, msg: flow_pb2.ControlMessage) -> None:
         roles = jobspec.party_roles(spec)
         msg.job_id = spec.job_id
+        if self.admissions is not None:
+            await self.admissions.flush()  # the router admits the job before a peer hears of it
         await self._control.send(party, roles.get(party, ""), roles.get(self.party, ""), msg)
 
     def _set_state(self, job_id: str, state: str, message: str = "") -> None:
@@ -589,6 +594,8 @@ class Coordinator:
         job = self._store.set_job_state(job_id, state, message)
         if before is not None and before.state != job.state:
             self._count(state)
+            if self.admissions is not None:
+                self.admissions.note(job_id, job.state)
 
     def _count(self, state: str) -> None:
         self._metrics.jobs.labels(state).inc()

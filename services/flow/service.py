@@ -2,7 +2,7 @@
 
 Bus interactions: consumes ``flow.control`` (group ``flow-control``), ``flow.events``
 (group ``flow-events``) and ``cluster.events`` (group ``flow-cluster-events``); publishes on
-``router.outbound``, ``node.<id>.cmd`` and requests on
+``router.outbound``, ``router.jobs`` (the jobs whose sessions the router admits), ``node.<id>.cmd`` and requests on
 ``cluster.rpc`` (replies on a private ``reply.flow.*`` topic).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 
 from flow import jobspec
+from flow.admission import RouterAdmissions
 from flow.api import build_api
 from flow.auth import ensure_bootstrap
 from flow.cluster_client import ClusterClient
@@ -25,6 +26,7 @@ from flow.liveness import PeerLiveness, heartbeats
 from flow.metrics import FlowMetrics
 from flow.settings import FlowSettings
 from flow.sql_store import SqlJobStore
+from flow.states import ACCEPTED, RUNNING
 from flow.store import JobStore
 from silobridge import topics
 from silobridge.bus.base import Bus, Message, Subscription
@@ -96,6 +98,7 @@ class FlowService(Service):
                 ControlChannel(self.bus, self.settings.party_id),
                 self.flow_metrics,
                 self.rules,
+                admissions=RouterAdmissions(self.bus),
             )
         return self._coordinator
 
@@ -107,6 +110,7 @@ class FlowService(Service):
         )
         await self.cluster.start()
         await coordinator.recover()
+        await self._admit_running_jobs(coordinator)
         self._subs.append(
             await self.bus.subscribe(topics.FLOW_CONTROL, self._on_control, group=CONTROL_GROUP)
         )
@@ -133,6 +137,14 @@ class FlowService(Service):
         )
         self._ready = True
 
+    async def _admit_running_jobs(self, coordinator: Coordinator) -> None:
+        """Repeat OPEN for the jobs still running here (a router that lost its record relearns them)."""
+        if coordinator.admissions is None:
+            return
+        for job in self.store.list_jobs(limit=10_000, states=(ACCEPTED, RUNNING)):
+            coordinator.admissions.note(job.job_id, job.state)
+        await coordinator.admissions.flush()
+
     async def stop(self) -> None:
         self._ready = False
         await stop_consuming(self._subs)
@@ -141,6 +153,8 @@ class FlowService(Service):
         self._watchdog = self._heartbeats = None
         if self._coordinator is not None:
             await self._coordinator.close()
+            if self._coordinator.admissions is not None:
+                await self._coordinator.admissions.close()
         await self.cluster.close()
         if self._store is not None:
             self._store.close()

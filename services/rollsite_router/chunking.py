@@ -230,7 +230,6 @@ _HEADER_FIELDS = (
     "chunk_count",
     "payload_digest",
     "payload_size",
-    "sent_at",
 )
 
 
@@ -242,5 +241,7 @@ def _check_names(chunk: env_pb.Envelope) -> None:
 
 
 def _same_message(a: env_pb.Envelope, b: env_pb.Envelope) -> bool:
-    """Every header field except the chunk index and the chunk's own payload must agree."""
+    """Every header field except the chunk index, the chunk's own payload, and the send time and
+    signature must agree. A sender redelivering a message re-signs it with a new send time; the
+    router verified each chunk's own signature before it got here."""
     return all(getattr(a, f) == getattr(b, f) for f in _HEADER_FIELDS)

@@ -31,7 +31,7 @@ from rollsite_router.protocol import error_from_ack
 from rollsite_router.tls import TlsMaterial
 from silobridge.errors import InvalidInput, RetryableError
 from silobridge.federation.v1 import envelope_pb2 as env_pb
-from silobridge.pki import identity_from_cert
+from silobridge.pki import PeerCertificate, peer_certificate
 from silobridge.router.v1 import router_pb2
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class PeerInfo:
     address: str
     #: Why there is no party id (for the rejection log).
     problem: str = ""
+    #: The verified client certificate (serial, fingerprint, key that signs its envelopes).
+    certificate: PeerCertificate | None = None
 
     @property
     def label(self) -> str:
@@ -100,7 +102,8 @@ def peer_from_auth_context(auth: dict[str, list[bytes]], address: str) -> PeerIn
     if len(pems) != 1:
         return PeerInfo(None, address, "no client certificate")
     try:
-        return PeerInfo(identity_from_cert(pems[0]), address)
+        cert = peer_certificate(pems[0])
+        return PeerInfo(cert.party_id, address, certificate=cert)
     except InvalidInput as exc:
         return PeerInfo(None, address, str(exc))
 

@@ -29,7 +29,8 @@ class RouterMetrics:
         )
         self.rejected = Counter(
             "silobridge_router_rejected_total",
-            "Inbound envelopes refused, by reason (acl, spoofed_source, wrong_destination, too_large, ...)",
+            "Inbound envelopes refused (dropped), by reason: acl, spoofed_source, wrong_destination, revoked, "
+            "bad_signature, time_window, unknown_session, finished_session, too_large, ...",
             ["peer", "reason"],
             registry=registry,
         )
@@ -39,6 +40,11 @@ class RouterMetrics:
             ["peer"],
             registry=registry,
             buckets=(0.005, 0.02, 0.1, 0.5, 2, 10, 60, 300),
+        )
+        self.revoked = Gauge(
+            "silobridge_router_revoked_certificates",
+            "Certificates on the revocation list in force",
+            registry=registry,
         )
         self.reassembly_bytes = Gauge(
             "silobridge_router_reassembly_inflight_bytes",

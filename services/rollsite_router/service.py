@@ -1,11 +1,16 @@
 """The router service: bus ``router.outbound`` -> peer routers, and peer routers -> local bus.
 
-Outbound, each Envelope is validated, chunked and written to a long-lived stream to the peer; the
+Outbound, each Envelope is validated, chunked, stamped with the send time and signed with this
+router's key (:mod:`rollsite_router.signing`), and written to a long-lived stream to the peer; the
 bus message is acknowledged only after the peer router acked every chunk (at-least-once), and a
 peer that cannot be reached is retried with backoff, then requeued. Inbound, the peer's party is
 taken from its TLS certificate, never from the envelope; an envelope that claims another source,
-targets another party, comes from a party outside the ACL, or is too large is refused. A whole,
-verified envelope is published at a topic derived from its channel, once per message id.
+targets another party, comes from a party outside the ACL or with a revoked certificate
+(:mod:`rollsite_router.revocation`), is not signed by that certificate's key, was sent outside the
+time window (:mod:`rollsite_router.replay`), belongs to a job this party has not accepted
+(:mod:`rollsite_router.admission`), or is too large is refused, before anything reaches the bus.
+A whole, verified envelope is published at a topic derived from its channel, once per message id,
+also across restarts.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ import logging
 import time
 from collections import OrderedDict
 
-from rollsite_router import chunking, expiry
+from rollsite_router import admission, audit, chunking, expiry, replay, signing
+from rollsite_router.admission import JobAdmissions
 from rollsite_router.grpc_gateway import GatewayServer, PeerInfo, PeerLink
 from rollsite_router.metrics import RouterMetrics
 from rollsite_router.protocol import error_ack, ok_ack
+from rollsite_router.replay import ReplayRecord
+from rollsite_router.revocation import RevocationList
 from rollsite_router.routes import Endpoint, RouteTable, load_route_table
 from rollsite_router.settings import RouterSettings
 from rollsite_router.tls import TlsMaterial, load_tls
 from silobridge import topics
 from silobridge.bus.base import Bus, Message, Subscription, check_word
-from silobridge.bus.dedup import Deduplicator
 from silobridge.errors import (
     BusUnavailable,
     IntegrityError,
@@ -34,16 +41,23 @@ from silobridge.errors import (
     PermissionDenied,
     RetryableError,
     SilobridgeError,
+    public_message,
 )
 from silobridge.federation.v1 import envelope_pb2 as env_pb
 from silobridge.observability.metrics import ServiceMetrics
+from silobridge.pki import peer_certificate
 from silobridge.router.v1 import router_pb2
 from silobridge.service import Service, stop_background, stop_consuming
 
 log = logging.getLogger(__name__)
-audit = logging.getLogger("silobridge.audit")
 
 OUTBOUND_GROUP = "router-outbound"
+JOBS_GROUP = "router-jobs"
+PURGE_INTERVAL_S = 60.0
+#: Refusals that say something about a peer's honesty: written to the audit log too.
+AUDITED_REFUSALS = frozenset(
+    {"no_identity", "acl", "spoofed_source", "revoked", "bad_signature", "time_window", "finished_session"}
+)
 MAX_MESSAGE_ID_CHARS = 128
 SESSION_CACHE = 10_000
 
@@ -87,7 +101,16 @@ class RouterService(Service):
             timeout_s=settings.reassembly_timeout_s,
             max_partials_per_peer=settings.max_partial_messages_per_peer,
         )
-        self._dedup = Deduplicator(capacity=settings.dedup_capacity)
+        self.signer = signing.Signer(self.tls.key)
+        self.own_cert_sha256 = peer_certificate(self.tls.cert).sha256
+        self.revocations = RevocationList(settings.crl_path, self.tls.ca)
+        self.router_metrics.revoked.set(len(self.revocations))
+        self._replay = ReplayRecord(
+            settings.data_dir / replay.STATE_FILE,
+            retention_s=settings.dedup_retention_s,
+            memory_capacity=settings.dedup_capacity,
+        )
+        self.admissions = JobAdmissions(settings.data_dir / admission.STATE_FILE)
         self._publish_locks: dict[str, asyncio.Lock] = {}
         self._declared_sessions: OrderedDict[str, None] = OrderedDict()
         self._links: dict[Endpoint, PeerLink] = {}
@@ -95,6 +118,7 @@ class RouterService(Service):
         self._subs: list[Subscription] = []
         self._server: GatewayServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.port = 0
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -109,6 +133,8 @@ class RouterService(Service):
             max_message_bytes=s.max_grpc_message_bytes,
         )
         self.port = await self._server.start()
+        await self.bus.declare_group(topics.ROUTER_JOBS, JOBS_GROUP)
+        self._subs.append(await self.bus.subscribe(topics.ROUTER_JOBS, self._on_admission, group=JOBS_GROUP))
         for _ in range(s.outbound_concurrency):
             self._subs.append(
                 await self.bus.subscribe(
@@ -118,9 +144,9 @@ class RouterService(Service):
                     max_deliveries=s.outbound_max_deliveries,
                 )
             )
-        self._sweeper = asyncio.get_running_loop().create_task(
-            self._sweep(), name="router-reassembly-sweeper"
-        )
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep(), name="router-reassembly-sweeper")
+        self._watcher = loop.create_task(self._watch_revocations(), name="router-crl-watcher")
         self._ready = True
         log.info(
             "router of party %s listening on %s:%s, %d routes",
@@ -151,8 +177,10 @@ class RouterService(Service):
             server, self._server = self._server, None
             await server.stop()
         await stop_background(self._sweeper)
-        self._sweeper = None
-        self._dedup.close()
+        await stop_background(self._watcher)
+        self._sweeper = self._watcher = None
+        self._replay.close()
+        self.admissions.close()
 
     def set_route_table(self, table: RouteTable) -> None:
         """Swap the route table (peers learnt after start, or a reloaded file). Call on the loop."""
@@ -168,6 +196,36 @@ class RouterService(Service):
         if self.settings.route_table is not None:
             self.set_route_table(
                 load_route_table(self.settings.route_table, expected_self=self.settings.party_id)
+            )
+
+    def reload_revocations(self) -> bool:
+        """Read the revocation list again if its file changed (the watcher calls this too)."""
+        changed = self.revocations.reload()
+        self.router_metrics.revoked.set(len(self.revocations))
+        return changed
+
+    async def _watch_revocations(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.crl_reload_interval_s)
+            try:
+                self.reload_revocations()
+            except Exception:  # never let a broken file stop the watcher
+                log.exception("revocation list check failed")
+
+    async def _on_admission(self, msg: Message) -> None:
+        """Flow's word on a job: OPEN (accepted here) or CLOSED (ended here)."""
+        update = router_pb2.JobAdmissionUpdate()
+        try:
+            update.ParseFromString(msg.body)
+            changed = self.admissions.apply(update)
+        except (ValueError, InvalidInput) as exc:
+            raise IntegrityError(f"bad job admission update on {msg.topic}: {exc}") from None
+        if changed:
+            log.info(
+                "job %s %s for inbound sessions",
+                update.job_id,
+                "open" if update.admission == router_pb2.JOB_ADMISSION_OPEN else "closed",
+                extra={"event": "job_admission", "job_id": update.job_id},
             )
 
     def _check_table(self, table: RouteTable) -> None:
@@ -202,6 +260,7 @@ class RouterService(Service):
             )
             raise
         chunks = chunking.split(env, self.settings.chunk_bytes)
+        self.signer.sign(chunks, time.time_ns())  # at each delivery: a redelivery is signed anew
         started = time.perf_counter()
         try:
             sent = await self._deliver(endpoint, env.dst.party_id, chunks, expires)
@@ -223,7 +282,7 @@ class RouterService(Service):
         self.router_metrics.messages.labels(peer, "out", "ok").inc()
         self.router_metrics.bytes.labels(peer, "out").inc(len(env.payload))
         self.router_metrics.chunks.labels(peer, "out").inc(sent)
-        self._audit("out", peer, chunks[0], len(env.payload))
+        audit.record_message("out", peer, chunks[0], len(env.payload), signer_sha256=self.own_cert_sha256)
 
     def _validate_outbound(self, env: env_pb.Envelope) -> Endpoint:
         me = self.settings.party_id
@@ -290,7 +349,7 @@ class RouterService(Service):
         key = f"{chunk.src.party_id}:{chunk.message_id}"
         try:
             self._check_inbound(peer, chunk)
-            if self._dedup.seen(key):
+            if self._replay.seen(key):
                 self.router_metrics.messages.labels(label, "in", "duplicate").inc()
                 return ok_ack(chunk)
             try:
@@ -299,7 +358,7 @@ class RouterService(Service):
                 self.router_metrics.reassembly_bytes.set(self.reassembler.inflight_bytes)
             if whole is None:
                 return ok_ack(chunk)
-            await self._publish_once(key, whole, label)
+            await self._publish_once(key, whole, peer)
             return ok_ack(chunk)
         except Rejected as exc:
             self.reassembler.drop((label, chunk.message_id))
@@ -344,13 +403,44 @@ class RouterService(Service):
                 public_message=f"message exceeds the limit of {self.settings.max_payload_bytes} bytes",
             )
         _check_message_id(env.message_id)
+        self._check_authentic(peer, env)
         _check_channel_fields(env)
+        if env.channel == env_pb.CHANNEL_FEDERATION:
+            try:
+                self.admissions.check(env.session)
+            except admission.FinishedSession as exc:
+                raise Rejected("finished_session", str(exc), public_message=public_message(exc)) from None
 
-    async def _publish_once(self, key: str, env: env_pb.Envelope, peer: str) -> None:
+    def _check_authentic(self, peer: PeerInfo, env: env_pb.Envelope) -> None:
+        """Certificate not revoked, signature by its key, send time inside the window."""
+        cert = peer.certificate
+        if cert is None:
+            raise Rejected(
+                "no_identity",
+                "peer presented no certificate to verify signatures with",
+                public_message="your certificate does not identify a silobridge party",
+            )
+        if self.revocations.is_revoked(cert.serial):
+            raise Rejected(
+                "revoked",
+                f"party {cert.party_id}'s certificate (serial {cert.serial:x}, sha256 {cert.sha256}) is revoked",
+                public_message="your certificate is revoked by the federation CA",
+            )
+        try:
+            signing.verify(cert.public_key, env)
+        except signing.BadSignature as exc:
+            raise Rejected("bad_signature", str(exc), public_message=public_message(exc)) from None
+        try:
+            replay.check_window(env, self.settings.envelope_window_s, time.time())
+        except replay.OutsideWindow as exc:
+            raise Rejected("time_window", str(exc), public_message=public_message(exc)) from None
+
+    async def _publish_once(self, key: str, env: env_pb.Envelope, info: PeerInfo) -> None:
+        peer = info.label
         lock = self._publish_locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                if self._dedup.seen(key):
+                if self._replay.seen(key):
                     self.router_metrics.messages.labels(peer, "in", "duplicate").inc()
                     return
                 topic = await self._inbound_topic(env)
@@ -368,13 +458,14 @@ class RouterService(Service):
                         f"cannot publish inbound message on {topic}: {exc}",
                         public_message="local bus unavailable",
                     ) from exc
-                self._dedup.mark(key)
+                self._replay.mark(key)
         finally:
             if not lock.locked():
                 self._publish_locks.pop(key, None)
         self.router_metrics.messages.labels(peer, "in", "ok").inc()
         self.router_metrics.bytes.labels(peer, "in").inc(len(env.payload))
-        self._audit("in", peer, env, len(env.payload), topic=topic)
+        signer = info.certificate.sha256 if info.certificate is not None else ""
+        audit.record_message("in", peer, env, len(env.payload), signer_sha256=signer, topic=topic)
 
     async def _inbound_topic(self, env: env_pb.Envelope) -> str:
         """The local topic follows from the channel; the peer never names a topic."""
@@ -392,6 +483,9 @@ class RouterService(Service):
     def _reject(self, peer: PeerInfo, env: env_pb.Envelope, reason: str, exc: SilobridgeError) -> None:
         self.router_metrics.rejected.labels(peer.label, reason).inc()
         self.router_metrics.messages.labels(peer.label, "in", "rejected").inc()
+        if reason in AUDITED_REFUSALS:
+            sha = peer.certificate.sha256 if peer.certificate is not None else ""
+            audit.record_refusal(peer.label, peer.address, sha, env, reason, str(exc))
         log.warning(
             "refused envelope %s chunk %d from peer %s (%s, certificate party %s) claiming party %s -> %s: %s",
             env.message_id[:MAX_MESSAGE_ID_CHARS],
@@ -407,8 +501,13 @@ class RouterService(Service):
 
     async def _sweep(self) -> None:
         interval = min(5.0, max(0.05, self.settings.reassembly_timeout_s / 4))
+        next_purge = time.monotonic() + PURGE_INTERVAL_S
         while True:
             await asyncio.sleep(interval)
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + PURGE_INTERVAL_S
+                self._replay.purge()
+                self.admissions.purge()
             for key in self.reassembler.expire():
                 peer = str(key[0]) if isinstance(key, tuple) else "unknown"
                 self.router_metrics.rejected.labels(peer, "reassembly_timeout").inc()
@@ -419,37 +518,6 @@ class RouterService(Service):
                     extra={"peer": peer},
                 )
             self.router_metrics.reassembly_bytes.set(self.reassembler.inflight_bytes)
-
-    def _audit(self, direction: str, peer: str, env: env_pb.Envelope, size: int, topic: str = "") -> None:
-        digest = env.payload_digest.hex()
-        audit.info(
-            "cross-party %s peer=%s src=%s dst=%s channel=%s session=%s name=%s tag=%s size=%d sha256=%s id=%s",
-            direction,
-            peer,
-            env.src.party_id,
-            env.dst.party_id,
-            env_pb.Channel.Name(env.channel),
-            env.session,
-            env.name,
-            env.tag,
-            size,
-            digest,
-            env.message_id,
-            extra={
-                "event": f"audit_{direction}",
-                "peer": peer,
-                "topic": topic,
-                "size": size,
-                "digest": digest,
-                "message_id": env.message_id,
-                "direction": direction,
-                "src_party": env.src.party_id,
-                "dst_party": env.dst.party_id,
-                "session": env.session,
-                "var_name": env.name,
-                "tag": env.tag,
-            },
-        )
 
 
 # ----- validation helpers ----------------------------------------------------------------------
@@ -494,6 +562,8 @@ def _reason(exc: SilobridgeError) -> str:
         return "integrity"
     if isinstance(exc, InvalidInput):
         return "invalid"
+    if isinstance(exc, admission.UnknownSession):
+        return "unknown_session"
     if exc.retryable:
         return "unavailable"
     return exc.code

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from silobridge.config import CommonSettings
+from silobridge.pki import CRL_FILE
 
 MIB = 1024 * 1024
 
@@ -41,7 +42,17 @@ class RouterSettings(CommonSettings):
     retry_max_backoff_s: float = Field(5.0, gt=0, description="Longest pause between send attempts")
     outbound_max_deliveries: int = Field(10, ge=1, description="Bus deliveries before dead-lettering")
     outbound_concurrency: int = Field(4, ge=1, le=256, description="Outbound messages sent concurrently")
-    dedup_capacity: int = Field(100_000, ge=1, description="Inbound message ids remembered")
+    dedup_capacity: int = Field(100_000, ge=1, description="Inbound message ids also kept in memory")
+    envelope_window_s: float = Field(
+        300.0, gt=0, le=86400, description="Refuse envelopes signed longer ago (or further ahead) than this"
+    )
+    dedup_retention_s: float = Field(
+        3600.0, gt=0, description="Keep inbound message ids on disk this long (>= 2 x envelope_window_s)"
+    )
+    crl_file: Path | None = Field(None, description="CA-signed revocation list (default: <cert_dir>/ca.crl)")
+    crl_reload_interval_s: float = Field(
+        5.0, gt=0, description="How often the revocation list file is polled"
+    )
 
     @model_validator(mode="after")
     def _certificates_named(self) -> RouterSettings:
@@ -50,6 +61,8 @@ class RouterSettings(CommonSettings):
             raise ValueError("set SILOBRIDGE_CERT_DIR, or all of SILOBRIDGE_CA_FILE/CERT_FILE/KEY_FILE")
         if self.retry_max_backoff_s < self.retry_initial_backoff_s:
             raise ValueError("retry_max_backoff_s must be >= retry_initial_backoff_s")
+        if self.dedup_retention_s < 2 * self.envelope_window_s:
+            raise ValueError("dedup_retention_s must be >= 2 x envelope_window_s (replays inside the window)")
         return self
 
     @property
@@ -63,6 +76,12 @@ class RouterSettings(CommonSettings):
     @property
     def key_path(self) -> Path:
         return self.key_file or self._in_dir(f"party-{self.party_id}.key")
+
+    @property
+    def crl_path(self) -> Path | None:
+        if self.crl_file is not None:
+            return self.crl_file
+        return self.cert_dir / CRL_FILE if self.cert_dir is not None else None
 
     @property
     def max_grpc_message_bytes(self) -> int:

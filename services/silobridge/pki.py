@@ -6,9 +6,12 @@ thing: ``CN=party-<id>`` together with the SAN URI ``silobridge://party/<id>``. 
 the DNS name ``party-<id>`` that clients pin with ``ssl_target_name_override``, plus the DNS/IP
 names of the hosts the router listens on.
 
+The CA also signs the revocation list (an X.509 CRL) that every router checks: ``revoke``
+adds a party's certificate to it, ``issue_crl`` re-signs it with a fresh next-update time.
+
 Files (keys are written with mode 0600)::
 
-    <dir>/ca.crt  <dir>/ca.key  <dir>/party-<id>.crt  <dir>/party-<id>.key
+    <dir>/ca.crt  <dir>/ca.key  <dir>/party-<id>.crt  <dir>/party-<id>.key  <dir>/ca.crl
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from silobridge.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +36,8 @@ PARTY_URI_PREFIX = "silobridge://party/"
 DEFAULT_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1")
 CA_DAYS = 3650
 PARTY_DAYS = 825
+CRL_DAYS = 30
+CRL_FILE = "ca.crl"
 MAX_PARTY_ID = 2**63 - 1
 
 _PARTY_URI = re.compile(r"^silobridge://party/([1-9][0-9]{0,18})$")
@@ -42,6 +48,17 @@ _PARTY_CN = re.compile(r"^party-([1-9][0-9]{0,18})$")
 class CertFiles:
     cert: Path
     key: Path
+
+
+@dataclass(frozen=True)
+class PeerCertificate:
+    """What a router needs from a verified peer certificate: who, which one, and its key."""
+
+    party_id: int
+    serial: int
+    #: SHA-256 of the DER certificate, hex: names the exact certificate in audit records.
+    sha256: str
+    public_key: CertificatePublicKeyTypes
 
 
 def ca_files(directory: Path) -> CertFiles:
@@ -182,7 +199,73 @@ def identity_from_cert(pem_or_der: bytes) -> int:
     The certificate must carry exactly one ``silobridge://party/<id>`` SAN URI, and its subject
     CN, if present, must be ``party-<same id>``.
     """
+    return _identity(_load_cert(pem_or_der))
+
+
+def peer_certificate(pem_or_der: bytes) -> PeerCertificate:
+    """Party id (as :func:`identity_from_cert`), serial, fingerprint and public key of a certificate."""
     cert = _load_cert(pem_or_der)
+    return PeerCertificate(
+        party_id=_identity(cert),
+        serial=cert.serial_number,
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        public_key=cert.public_key(),
+    )
+
+
+def revoke(directory: Path, *, party_id: int | None = None, cert_file: Path | None = None) -> Path:
+    """Add a certificate (by default the party's current one) to the CA's CRL and re-sign it."""
+    directory = Path(directory)
+    if (party_id is None) == (cert_file is None):
+        raise InvalidInput("name the certificate to revoke: a party id or a certificate file")
+    path = cert_file if cert_file is not None else party_files(directory, party_id or 0).cert
+    try:
+        cert = _load_cert(Path(path).read_bytes())
+    except OSError as exc:
+        raise NotFound(f"certificate {path}: cannot read ({exc.strerror})") from None
+    _, ca_cert = _load_ca(directory)
+    if cert.issuer != ca_cert.subject:
+        raise InvalidInput(f"certificate {path} was not issued by the CA in {directory}")
+    revoked = dict(_revoked_entries(directory))
+    revoked.setdefault(cert.serial_number, _now())
+    return issue_crl(directory, revoked)
+
+
+def issue_crl(
+    directory: Path, revoked: dict[int, datetime.datetime] | None = None, *, days: int = CRL_DAYS
+) -> Path:
+    """Write ``<dir>/ca.crl`` signed by the CA: ``revoked`` (serial -> date), else the current list."""
+    directory = Path(directory)
+    ca_key, ca_cert = _load_ca(directory)
+    entries = revoked if revoked is not None else dict(_revoked_entries(directory))
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - datetime.timedelta(minutes=5))
+        .next_update(now + datetime.timedelta(days=days))
+    )
+    for serial, when in sorted(entries.items()):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())
+    path = directory / CRL_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, path)  # a router polling the file never reads half of it
+    return path
+
+
+def _revoked_entries(directory: Path) -> list[tuple[int, datetime.datetime]]:
+    path = Path(directory) / CRL_FILE
+    if not path.exists():
+        return []
+    crl = x509.load_pem_x509_crl(path.read_bytes())
+    return [(r.serial_number, r.revocation_date_utc) for r in crl]
+
+
+def _identity(cert: x509.Certificate) -> int:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

@@ -8,6 +8,7 @@ ROUTER_OUTBOUND = "router.outbound"  # Envelope bytes to send to another party
 # Header of a router.outbound message: unix time after which the router drops it unsent
 # (flow's heartbeats, worthless once late). Never crosses to the peer.
 EXPIRES_AT_HEADER = "expires-at"
+ROUTER_JOBS = "router.jobs"  # JobAdmissionUpdate from flow: jobs whose sessions the router admits
 FLOW_CONTROL = "flow.control"  # inbound ControlMessage envelopes from peers' flows
 FLOW_EVENTS = "flow.events"  # TaskEvent from node-managers
 CLUSTER_RPC = "cluster.rpc"  # ClusterRequest -> ClusterReply

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from router_itest_helpers import A, B, C, Party
+from router_itest_helpers import SESSION_JOB, A, B, C, Party
 
 from rollsite_router.routes import RouteTable
 from rollsite_router.service import RouterService
@@ -31,14 +31,25 @@ RouterFactory = Callable[..., Awaitable[Party]]
 
 
 @pytest.fixture
-async def make_router(pki_dir: Path) -> AsyncIterator[RouterFactory]:
-    """``await make_router(party_id, **settings)``: a started router; stopped at teardown."""
+async def make_router(pki_dir: Path, tmp_path: Path) -> AsyncIterator[RouterFactory]:
+    """``await make_router(party_id, **settings)``: a started router; stopped at teardown.
+
+    Each party keeps its data dir across restarts within a test; flow's OPEN for the jobs in
+    ``admit`` (default: the job of ``SESSION``) is published on its bus, as flow would.
+    """
     started: list[Party] = []
 
-    async def factory(party_id: int, *, route_table: RouteTable | None = None, **overrides: Any) -> Party:
+    async def factory(
+        party_id: int,
+        *,
+        route_table: RouteTable | None = None,
+        admit: tuple[str, ...] = (SESSION_JOB,),
+        **overrides: Any,
+    ) -> Party:
         values: dict[str, Any] = {
             "party_id": party_id,
             "cert_dir": pki_dir,
+            "data_dir": tmp_path / "router-data" / str(party_id),
             "listen_host": "127.0.0.1",
             "listen_port": 0,
             "connect_timeout_s": 1.0,
@@ -57,6 +68,8 @@ async def make_router(pki_dir: Path) -> AsyncIterator[RouterFactory]:
         await service.start()
         party = Party(party_id, service, bus, metrics)
         started.append(party)
+        for job_id in admit:
+            await party.admit(job_id)
         return party
 
     yield factory

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rollsite_router import chunking
 from rollsite_router.routes import RouteTable
 from rollsite_router.service import RouterService
+from rollsite_router.signing import Signer
 from silobridge import topics
 from silobridge.bus.base import Message
 from silobridge.bus.memory import MemoryBus
 from silobridge.federation.bus_transport import build_envelope
 from silobridge.federation.v1 import envelope_pb2 as env_pb
 from silobridge.observability.metrics import ServiceMetrics
+from silobridge.router.v1 import router_pb2
 
 A, B, C = 9999, 10000, 10001
-SESSION = "job1.lr.1"
+SESSION_JOB = "job1"
+SESSION = f"{SESSION_JOB}.lr.1"
 
 
 @dataclass
@@ -35,6 +40,13 @@ class Party:
 
     async def send(self, envelope: env_pb.Envelope) -> None:
         await self.bus.publish(topics.ROUTER_OUTBOUND, envelope.SerializeToString())
+
+    async def admit(self, job_id: str, admission: int = router_pb2.JOB_ADMISSION_OPEN) -> None:
+        """What flow does when this party accepts (OPEN) or ends (CLOSED) a job; waits for the router."""
+        update = router_pb2.JobAdmissionUpdate(job_id=job_id, admission=admission)  # type: ignore[arg-type]
+        await self.bus.publish(topics.ROUTER_JOBS, update.SerializeToString())
+        want = "open" if admission == router_pb2.JOB_ADMISSION_OPEN else "closed"
+        await wait_for(lambda: self.service.admissions.state(job_id) == want)
 
     async def listen(self, pattern: str, group: str) -> None:
         """Consume ``group`` into ``received`` (subscribing after delivery must still see it)."""
@@ -56,6 +68,13 @@ def fed_envelope(src: int, dst: int, payload: bytes, *, name: str = "w", tag: st
         name=name,
         tag=tag,
     )
+
+
+def signed_split(envelope: env_pb.Envelope, chunk_bytes: int, key_pem: bytes) -> list[env_pb.Envelope]:
+    """The chunks a sending router writes: split, stamped with the send time and signed."""
+    chunks = chunking.split(envelope, chunk_bytes)
+    Signer(key_pem).sign(chunks, time.time_ns())
+    return chunks
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

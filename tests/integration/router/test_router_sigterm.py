@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from router_itest_helpers import A, B, fed_envelope, router_process_env
+from router_itest_helpers import A, B, fed_envelope, router_process_env, signed_split
 
-from rollsite_router import chunking
 from rollsite_router.grpc_gateway import PeerLink
 from rollsite_router.tls import load_tls
 from silobridge import pki
@@ -43,11 +42,13 @@ class Counts:
     lost: set[str] = field(default_factory=set)
 
 
-async def _send_until(link: PeerLink, rng: random.Random, stop: asyncio.Event, counts: Counts) -> None:
+async def _send_until(
+    link: PeerLink, rng: random.Random, stop: asyncio.Event, counts: Counts, key: bytes
+) -> None:
     while not stop.is_set():
         env = fed_envelope(A, B, rng.randbytes(rng.choice((100, CHUNK * 3 + 5))))
         try:
-            await link.send(chunking.split(env, CHUNK), ack_timeout_s=10)
+            await link.send(signed_split(env, CHUNK, key), ack_timeout_s=10)
         except RetryableError:
             counts.broken += 1
             await asyncio.sleep(0.02)
@@ -115,7 +116,7 @@ async def _one_round(
                 {readers[1], asyncio.ensure_future(ready.wait())}, return_when="FIRST_COMPLETED"
             )
         assert ready.is_set(), f"router exited before it was ready: {''.join(stderr_tail)[-2000:]}"
-        senders = [asyncio.create_task(_send_until(link, rng, stop, counts)) for link in links]
+        senders = [asyncio.create_task(_send_until(link, rng, stop, counts, tls.key)) for link in links]
         await asyncio.sleep(rng.uniform(0.1, 0.4))  # traffic is flowing
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from rollsite_router.grpc_gateway import PeerInfo
 from rollsite_router.routes import RouteTable
 from rollsite_router.service import RouterService
 from rollsite_router.settings import RouterSettings
+from rollsite_router.signing import Signer
 from silobridge import pki
 from silobridge.bus.memory import MemoryBus
 from silobridge.cluster.v1 import cluster_pb2
@@ -142,7 +144,9 @@ def test_codec_decode_refuses_hostile_values_cleanly(value: value_pb2.Value) -> 
 async def router(tmp_path: Path) -> AsyncIterator[tuple[RouterService, MemoryBus]]:
     certs = tmp_path / "pki"
     pki.ensure_pki(certs, [ME, PEER])
-    settings_ = RouterSettings(party_id=ME, cert_dir=certs, listen_host="127.0.0.1", listen_port=0)
+    settings_ = RouterSettings(
+        party_id=ME, cert_dir=certs, listen_host="127.0.0.1", listen_port=0, data_dir=tmp_path / "router"
+    )
     bus = MemoryBus()
     await bus.start()
     metrics = ServiceMetrics("rollsite-router", ME)
@@ -188,9 +192,13 @@ async def test_router_inbound_answers_every_chunk_with_an_ack(
     router: tuple[RouterService, MemoryBus], chunks: list[env_pb.Envelope]
 ) -> None:
     service, _ = router
-    peer = PeerInfo(PEER, "127.0.0.1:1")
-    for chunk in chunks:
+    cert = pki.peer_certificate(pki.party_files(service.settings.cert_dir or Path(), PEER).cert.read_bytes())
+    peer = PeerInfo(PEER, "127.0.0.1:1", certificate=cert)
+    signer = Signer(pki.party_files(service.settings.cert_dir or Path(), PEER).key.read_bytes())
+    for i, chunk in enumerate(chunks):
         TRIED["router inbound chunk"] += 1
+        if i % 4:  # most chunks signed as the peer's router would: the checks behind it get fuzzed too
+            signer.sign([chunk], time.time_ns())
         ack = await asyncio.wait_for(service._inbound(peer, chunk), 5)
         assert ack.message_id == chunk.message_id
         if not ack.ok:

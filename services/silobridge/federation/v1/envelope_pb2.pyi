@@ -38,7 +38,7 @@ class PartyRef(_message.Message):
     def __init__(self, party_id: _Optional[int] = ..., role: _Optional[_Union[Role, str]] = ...) -> None: ...
 
 class Envelope(_message.Message):
-    __slots__ = ("message_id", "src", "dst", "channel", "session", "name", "tag", "sequence", "chunk_index", "chunk_count", "payload_digest", "payload_size", "sent_at", "payload")
+    __slots__ = ("message_id", "src", "dst", "channel", "session", "name", "tag", "sequence", "chunk_index", "chunk_count", "payload_digest", "payload_size", "sent_at", "payload", "signature")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     SRC_FIELD_NUMBER: _ClassVar[int]
     DST_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class Envelope(_message.Message):
     PAYLOAD_SIZE_FIELD_NUMBER: _ClassVar[int]
     SENT_AT_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     src: PartyRef
     dst: PartyRef
@@ -67,4 +68,5 @@ class Envelope(_message.Message):
     payload_size: int
     sent_at: _timestamp_pb2.Timestamp
     payload: bytes
-    def __init__(self, message_id: _Optional[str] = ..., src: _Optional[_Union[PartyRef, _Mapping]] = ..., dst: _Optional[_Union[PartyRef, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., session: _Optional[str] = ..., name: _Optional[str] = ..., tag: _Optional[str] = ..., sequence: _Optional[int] = ..., chunk_index: _Optional[int] = ..., chunk_count: _Optional[int] = ..., payload_digest: _Optional[bytes] = ..., payload_size: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    signature: bytes
+    def __init__(self, message_id: _Optional[str] = ..., src: _Optional[_Union[PartyRef, _Mapping]] = ..., dst: _Optional[_Union[PartyRef, _Mapping]] = ..., channel: _Optional[_Union[Channel, str]] = ..., session: _Optional[str] = ..., name: _Optional[str] = ..., tag: _Optional[str] = ..., sequence: _Optional[int] = ..., chunk_index: _Optional[int] = ..., chunk_count: _Optional[int] = ..., payload_digest: _Optional[bytes] = ..., payload_size: _Optional[int] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payload: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...

@@ -25,19 +25,23 @@ _sym_db = _symbol_database.Default()
 from silobridge.federation.v1 import envelope_pb2 as silobridge_dot_federation_dot_v1_dot_envelope__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!silobridge/router/v1/router.proto\x12\x14silobridge.router.v1\x1a\'silobridge/federation/v1/envelope.proto\"I\n\x03\x41\x63k\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x02 \x01(\r\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"G\n\x0fTransferRequest\x12\x34\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\".silobridge.federation.v1.Envelope\":\n\x10TransferResponse\x12&\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x19.silobridge.router.v1.Ack2n\n\rRouterService\x12]\n\x08Transfer\x12%.silobridge.router.v1.TransferRequest\x1a&.silobridge.router.v1.TransferResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!silobridge/router/v1/router.proto\x12\x14silobridge.router.v1\x1a\'silobridge/federation/v1/envelope.proto\"I\n\x03\x41\x63k\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x02 \x01(\r\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"G\n\x0fTransferRequest\x12\x34\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\".silobridge.federation.v1.Envelope\":\n\x10TransferResponse\x12&\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x19.silobridge.router.v1.Ack\"[\n\x12JobAdmissionUpdate\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x35\n\tadmission\x18\x02 \x01(\x0e\x32\".silobridge.router.v1.JobAdmission*_\n\x0cJobAdmission\x12\x1d\n\x19JOB_ADMISSION_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_ADMISSION_OPEN\x10\x01\x12\x18\n\x14JOB_ADMISSION_CLOSED\x10\x02\x32n\n\rRouterService\x12]\n\x08Transfer\x12%.silobridge.router.v1.TransferRequest\x1a&.silobridge.router.v1.TransferResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'silobridge.router.v1.router_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_JOBADMISSION']._serialized_start=401
+  _globals['_JOBADMISSION']._serialized_end=496
   _globals['_ACK']._serialized_start=100
   _globals['_ACK']._serialized_end=173
   _globals['_TRANSFERREQUEST']._serialized_start=175
   _globals['_TRANSFERREQUEST']._serialized_end=246
   _globals['_TRANSFERRESPONSE']._serialized_start=248
   _globals['_TRANSFERRESPONSE']._serialized_end=306
-  _globals['_ROUTERSERVICE']._serialized_start=308
-  _globals['_ROUTERSERVICE']._serialized_end=418
+  _globals['_JOBADMISSIONUPDATE']._serialized_start=308
+  _globals['_JOBADMISSIONUPDATE']._serialized_end=399
+  _globals['_ROUTERSERVICE']._serialized_start=498
+  _globals['_ROUTERSERVICE']._serialized_end=608
 # @@protoc_insertion_point(module_scope)

@@ -151,3 +151,27 @@ def test_nothing_private_crosses_a_router_during_secureboost(
     assert len(set(ciphertexts)) == len(ciphertexts), "a ciphertext was sent twice"
     assert len(moduli) == 1, "the guest's public key crossed once"
     assert not any(c % moduli[0] == 1 for c in ciphertexts), "an unrandomised ciphertext crossed"
+
+
+def test_predict_with_the_stored_models_matches_training(parties: InProcessParties, trained: tuple) -> None:
+    """``hetero_secureboost_predict`` with each party's own model (hosts send only leaf masks)."""
+    job = _job()
+    job["components"] = [c for c in job["components"] if c["component"] != "evaluation"] + [
+        {
+            "name": "predict_0",
+            "component": "hetero_secureboost_predict",
+            "inputs": {"data": "psi_0.data", "model": "hetero_secureboost_0.model"},
+        },
+        {
+            "name": "eval_train",
+            "component": "evaluation",
+            "inputs": {"data": "hetero_secureboost_0.predictions"},
+        },
+        {"name": "eval_predict", "component": "evaluation", "inputs": {"data": "predict_0.predictions"}},
+    ]
+    done = submit_and_wait(parties.flow("guest"), job)
+    assert done["state"] == "SUCCEEDED", done["message"]
+    assert task_summary(done, "eval_predict")["auc"] == pytest.approx(
+        task_summary(done, "eval_train")["auc"], abs=1e-12
+    )
+    assert task_summary(done, "eval_predict")["auc"] > 0.99

@@ -65,3 +65,17 @@ def test_best_split_learns_the_missing_side_and_obeys_min_rows() -> None:
     assert split is not None and split.bin == 1 and split.missing_left is False
     assert (split.left_rows, split.right_rows) == (60, 60)
     assert best_split((count, grad, hess), np.array([3]), SplitRules(min_rows=61)) is None
+
+
+def test_the_example_job_is_valid() -> None:
+    from pathlib import Path
+
+    from flow import jobspec
+    from flow.jobspec import SpecRules, parse_job_yaml
+
+    path = Path(__file__).parents[3] / "deploy" / "examples" / "jobs" / "hetero_secureboost.yaml"
+    spec = parse_job_yaml(
+        path.read_bytes(), SpecRules(self_party=9999, known_parties=frozenset({9999, 10000}))
+    )
+    jobspec.validate_spec(spec, SpecRules(self_party=9999, known_parties=frozenset({9999, 10000})))
+    assert [c.component for c in spec.components][2:4] == ["hetero_secureboost", "hetero_secureboost_predict"]

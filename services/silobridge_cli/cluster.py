@@ -104,7 +104,7 @@ def _validate(args: argparse.Namespace) -> int:
     spec = load_cluster(args.file)
     nodes = spec.section("nodes")
     print(
-        f"{args.file}: valid. party {spec.party_id} ({spec.name}), bus {spec.bus_url.split('://')[0]}, "
+        f"{args.file}: valid. party {spec.party_id} ({spec.name}), bus {spec.bus_url.split('://')[0] or f'URL in Secret {spec.bus_secret}'}, "
         f"{nodes['replicas']} node-manager(s) with {nodes['compute']} compute, {len(spec.routes)} route(s)"
         + (", default route" if spec.default_route else "")
     )

@@ -36,8 +36,8 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
             "tag": images["tag"],
             "pullPolicy": images["pull_policy"],
         },
-        "bus": {"url": spec.bus_url, "prefix": spec.bus_prefix},
-        "database": {"url": spec.db_url},
+        "bus": {"url": spec.bus_url, "prefix": spec.bus_prefix, **_secret_values(spec.bus_secret)},
+        "database": {"url": spec.db_url, **_secret_values(spec.db_secret)},
         "pki": {"secret": spec.pki_secret},
         "router": {
             "listenPort": router["port"],
@@ -81,6 +81,10 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
             "metricsNamespaceSelector": {"kubernetes.io/metadata.name": "monitoring"},
         },
     }
+
+
+def _secret_values(ref: tuple[str, str] | None) -> dict[str, str]:
+    return {"existingSecret": ref[0], "existingSecretKey": ref[1]} if ref else {}
 
 
 def exact_number(value: int) -> int | str:

@@ -20,7 +20,13 @@ ROUTE_TABLE_FILE = "routes.yaml"
 
 
 def require_shared_bus(spec: ClusterSpec, target: str) -> None:
-    """Separate processes cannot share an in-process bus: say so before anything starts."""
+    """Separate processes cannot share an in-process bus: say so before anything starts. Only a
+    Kubernetes target can take the URL from a Secret (``bus.existing_secret``)."""
+    if not spec.bus_url and target != "helm":
+        raise InvalidInput(
+            f"bus.url: target {target} needs the broker's URL; bus.existing_secret names a Kubernetes "
+            "Secret, which only the helm target (and the operator) can read"
+        )
     if spec.bus_url.startswith("memory://"):
         raise InvalidInput(
             f"bus.url: {spec.bus_url} is an in-process bus, but target {target} runs each service as its "

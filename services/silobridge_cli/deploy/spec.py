@@ -123,7 +123,17 @@ class ClusterSpec:
 
     @property
     def bus_url(self) -> str:
-        return str(self.raw["bus"]["url"])
+        """Empty when the URL is only in a Kubernetes Secret (``bus.existing_secret``)."""
+        return str(self.raw["bus"].get("url", ""))
+
+    @property
+    def bus_secret(self) -> tuple[str, str] | None:
+        """(Secret name, key) holding the bus URL, for Kubernetes; None: the URL is in cluster.yaml."""
+        return _secret_ref(self.raw["bus"], "bus-url")
+
+    @property
+    def db_secret(self) -> tuple[str, str] | None:
+        return _secret_ref(self.raw["database"], "db-url")
 
     @property
     def bus_prefix(self) -> str:
@@ -173,6 +183,11 @@ class ClusterSpec:
         return self.env_only("all") | self.env_only(service)
 
 
+def _secret_ref(section: Mapping[str, Any], default_key: str) -> tuple[str, str] | None:
+    ref = section.get("existing_secret")
+    return (str(ref["name"]), str(ref.get("key") or default_key)) if ref else None
+
+
 def _env_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -182,6 +197,8 @@ def _env_value(value: object) -> str:
 def _semantic_errors(doc: Mapping[str, Any]) -> list[str]:
     """Rules JSON Schema cannot say (or cannot say clearly)."""
     problems = []
+    if not doc["bus"].get("url") and not doc["bus"].get("existing_secret"):
+        problems.append("bus: set url, or existing_secret (a Kubernetes Secret holding the URL)")
     party = str(doc["party"]["id"])
     if party in doc["routes"]:
         problems.append(f"routes.{party}: a party does not route to itself (party.id is {party})")

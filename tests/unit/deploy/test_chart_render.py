@@ -21,10 +21,11 @@ from ray_topology import ray_flags, requested_ray_resource
 from node_manager.settings import NodeManagerSettings
 from rollsite_router.routes import parse_route_table
 from silobridge.config import load_settings
+from silobridge.errors import InvalidInput
 from silobridge_cli.deploy import services as svc
-from silobridge_cli.deploy.helm import helm_files, helm_values
+from silobridge_cli.deploy.compose import compose_project
+from silobridge_cli.deploy.helm import helm_files
 from silobridge_cli.deploy.spec import load_cluster, parse_cluster
-from silobridge_cli.deploy.yamlio import dump_yaml
 
 EXTERNAL_SECRETS = {
     "bank-a-bus": {"url": "amqp://fl:s3cret@rabbitmq:5672/"},
@@ -36,11 +37,11 @@ def _from_cluster(doc: dict[str, Any]) -> Callable[[], str]:
     return lambda: helm_files(parse_cluster(doc))["values.yaml"]
 
 
-def _existing_secrets() -> str:
-    values = helm_values(parse_cluster(minimal()))
-    values["bus"] |= {"url": "", "existingSecret": "bank-a-bus", "existingSecretKey": "url"}
-    values["database"] |= {"url": "", "existingSecret": "bank-a-db", "existingSecretKey": "url"}
-    return dump_yaml(values)
+# cluster.yaml naming Secrets: no credential in the file, the values or the rendered objects
+EXISTING_SECRETS = minimal(
+    bus={"existing_secret": {"name": "bank-a-bus", "key": "url"}},
+    database={"existing_secret": {"name": "bank-a-db", "key": "url"}},
+)
 
 
 RAY_HEAD = minimal(
@@ -57,7 +58,7 @@ CASES: dict[str, Callable[[], str] | None] = {
     "party-2^60": _from_cluster(minimal(party={"id": 2**60 + 1})),
     "ray-head": _from_cluster(RAY_HEAD),
     "ray-address": _from_cluster(minimal(nodes={"compute": "ray"}, ray={"address": "kuberay-head-svc:6379"})),
-    "existing-secrets": _existing_secrets,
+    "existing-secrets": _from_cluster(EXISTING_SECRETS),
 }
 SETTINGS = {s.module: s.settings for s in svc.SERVICES}
 
@@ -396,12 +397,22 @@ def test_extra_egress_is_added_for_external_services(tmp_path: Path) -> None:
 
 
 def test_existing_secrets_need_no_credential_in_values(tmp_path: Path) -> None:
+    values = CASES["existing-secrets"]()  # type: ignore[misc]
+    assert "amqp://" not in values and "postgresql://" not in values
     docs = rendered("existing-secrets", tmp_path)
     assert by_kind(docs, "Secret") == []  # no Secret made from values
     env = {c.spec["name"]: c.env for c, _ in service_containers(docs)}
     assert env["router"]["SILOBRIDGE_BUS_URL"] == EXTERNAL_SECRETS["bank-a-bus"]["url"]
     assert env["flow"]["SILOBRIDGE_DB_URL"] == EXTERNAL_SECRETS["bank-a-db"]["url"]
     assert "amqp://" not in yaml.safe_dump_all(docs)
+
+
+def test_existing_secret_needs_kubernetes() -> None:
+    spec = parse_cluster(EXISTING_SECRETS)
+    with pytest.raises(InvalidInput, match=r"bus\.url: target compose needs the broker's URL"):
+        compose_project(spec, Path("out"))
+    with pytest.raises(InvalidInput, match=r"bus: set url, or existing_secret"):
+        parse_cluster(minimal(bus={"prefix": "p9999"}))
 
 
 def test_flow_is_exposed_only_when_asked(tmp_path: Path) -> None:

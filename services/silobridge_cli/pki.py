@@ -1,4 +1,5 @@
-"""``silobridge pki``: the CA and the router certificates of each party (mutual TLS between routers)."""
+"""``silobridge pki``: the CA, the router certificates of each party (mutual TLS between routers)
+and the CA's revocation list."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     issue.set_defaults(func=_issue)
 
+    revoke = sub.add_parser(
+        "revoke", help="revoke a party's certificate: add it to the CA's revocation list (ca.crl)"
+    )
+    revoke.add_argument("--dir", type=Path, required=True, help="directory of the CA")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--party", type=int, help="revoke this party's current certificate")
+    which.add_argument("--cert", type=Path, help="revoke this certificate file")
+    revoke.set_defaults(func=_revoke)
+
+    crl = sub.add_parser("crl", help="re-sign the revocation list (ca.crl) with a fresh next-update time")
+    crl.add_argument("--dir", type=Path, required=True, help="directory of the CA")
+    crl.add_argument("--days", type=int, default=pki.CRL_DAYS, help="days until the next update")
+    crl.set_defaults(func=_crl)
+
     demo = sub.add_parser("demo", help="CA plus one certificate per party, for a local demo")
     demo.add_argument("--dir", type=Path, required=True)
     demo.add_argument("--parties", type=int, nargs="+", required=True)
@@ -49,6 +64,19 @@ def _init(args: argparse.Namespace) -> int:
 def _issue(args: argparse.Namespace) -> int:
     files = pki.issue_party_cert(args.dir, args.party, _hosts(args))
     print(f"party {args.party}: {files.cert} (key {files.key}, mode 0600)")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    path = pki.revoke(args.dir, party_id=args.party, cert_file=args.cert)
+    what = f"party {args.party}'s certificate" if args.party is not None else str(args.cert)
+    print(f"revoked {what}: {path} (copy it to every router's certificate directory; they reload it)")
+    return 0
+
+
+def _crl(args: argparse.Namespace) -> int:
+    path = pki.issue_crl(args.dir, days=args.days)
+    print(f"revocation list re-signed: {path}")
     return 0
 
 

@@ -201,6 +201,20 @@ def test_every_object_is_valid_kubernetes_strict(case: str, tmp_path: Path) -> N
     assert checked >= 10 * len(versions)
 
 
+CRDS = sorted((ROOT / "deploy" / "operator" / "crds").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CRDS, ids=lambda p: p.name)
+def test_operator_crds_are_valid_kubernetes_strict(path: Path) -> None:
+    (crd,) = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    assert crd["kind"] == "CustomResourceDefinition"
+    for version in newest_kubernetes():
+        try:
+            kubernetes_validate.validate(crd, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{path.name} on {version}: {'.'.join(map(str, exc.path))}: {exc.message}")
+
+
 # ----- restricted Pod Security Standard ------------------------------------------------------
 RESTRICTED_VOLUMES = {
     "configMap",

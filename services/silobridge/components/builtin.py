@@ -1,11 +1,12 @@
 """Import every built-in component so that it registers itself."""
 
-from silobridge.components import (
+from silobridge.components import (  # noqa: F401
     column_stats,
     evaluation,
+    hetero_binning,
     hetero_lr,
     hetero_secureboost,
     homo_lr,
     psi,
     reader,
-)  # noqa: F401
+)

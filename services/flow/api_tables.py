@@ -26,10 +26,16 @@ from silobridge.sources.sql import check_query
 if TYPE_CHECKING:
     from flow.api import ApiBackend
 
-ERRORS: dict[int | str, dict[str, Any]] = {
+BIND_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "A malformed binding (kind, location, query, secret reference, columns)"},
     403: {"description": "The role may not bind, or the node-manager's bind_allow does not list the source"},
+    404: {"description": "The bound path does not exist"},
     409: {"description": "The name is taken (bind with replace to rebind it)"},
+    503: {"description": "No node-manager is alive, or the database does not answer"},
+}
+DESCRIBE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The namespace or name is not a word of [A-Za-z0-9_-]"},
+    404: {"description": "No such table at this party"},
 }
 
 
@@ -87,7 +93,7 @@ def tables_router(deps: "ApiBackend") -> APIRouter:
     Reader = Annotated[Principal, Depends(requirement(lambda: deps.store, Permission.READ))]
     DataOwner = Annotated[Principal, Depends(requirement(lambda: deps.store, Permission.DATA))]
 
-    @router.post("/v1/tables/bind", status_code=201, tags=["data"], responses=ERRORS)
+    @router.post("/v1/tables/bind", status_code=201, tags=["data"], responses=BIND_ERRORS)
     async def bind(body: Binding, _: DataOwner) -> dict[str, Any]:
         """Register a table that stays in this party's database or files (read at run time)."""
         cmd = body.to_command()
@@ -95,7 +101,7 @@ def tables_router(deps: "ApiBackend") -> APIRouter:
         meta = await deps.cluster.bind_table(node.node_id, cmd)
         return {"table": views.table_meta(meta), "node_id": node.node_id}
 
-    @router.get("/v1/tables/{namespace}/{name}", tags=["data"])
+    @router.get("/v1/tables/{namespace}/{name}", tags=["data"], responses=DESCRIBE_ERRORS)
     async def describe(namespace: str, name: str, _: Reader) -> dict[str, Any]:
         """One table's schema, rows, partitions and, when bound, its source and fingerprint."""
         check_word(namespace, "namespace")

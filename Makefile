@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sbt bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-sbt bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -95,6 +95,12 @@ LR_BASELINE ?= 74bd6c6
 LR_RUNS ?= synth20k:1024,breast:1024,breast:2048
 bench-lr: $(STAMP)
 	$(PY) -m silobridge.bench.lr_bench --baseline "$(LR_BASELINE)" --runs "$(LR_RUNS)"
+
+# bound-table reads (ids alone, a 10% take) side by side with loading the table whole: peak RSS
+# and seconds per fresh process at SOURCES_ROWS rows x 20 features; bench-results/sources.json
+SOURCES_ROWS ?= 2000000
+bench-sources: $(STAMP)
+	$(PY) -m silobridge.bench.sources_bench --rows $(SOURCES_ROWS)
 
 # secure-aggregation overhead of homo_lr rounds, 3 and 10 clients; bench-results/secagg.{json,md}
 bench-secagg: $(STAMP)

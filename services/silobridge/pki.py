@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
@@ -224,8 +225,10 @@ def revoke(directory: Path, *, party_id: int | None = None, cert_file: Path | No
     except OSError as exc:
         raise NotFound(f"certificate {path}: cannot read ({exc.strerror})") from None
     _, ca_cert = _load_ca(directory)
-    if cert.issuer != ca_cert.subject:
-        raise InvalidInput(f"certificate {path} was not issued by the CA in {directory}")
+    try:
+        cert.verify_directly_issued_by(ca_cert)  # the CA's signature, not just its name
+    except (ValueError, TypeError, InvalidSignature):
+        raise InvalidInput(f"certificate {path} was not issued by the CA in {directory}") from None
     revoked = dict(_revoked_entries(directory))
     revoked.setdefault(cert.serial_number, _now())
     return issue_crl(directory, revoked)

@@ -3,6 +3,8 @@
 from silobridge.components import (  # noqa: F401
     column_stats,
     evaluation,
+    feature_scale,
+    feature_selection,
     hetero_binning,
     hetero_lr,
     hetero_secureboost,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from silobridge.components.pipeline import with_columns
 from silobridge.components.registry import Params
 from silobridge.errors import ComponentError
 from silobridge.federation.context import TaskContext
@@ -135,11 +136,4 @@ def transformed(ctx: TaskContext, table: Table, model: dict[str, Any]) -> Table:
             raise ComponentError(f"transform='woe' needs WOE values, which party {ctx.party_id} has none of")
         woe = _split(model["woe"], model["woe_counts"])
         values = np.column_stack([woe[j][groups[:, j]] for j in range(groups.shape[1])])
-    return Table(
-        ids=table.ids,
-        features=values,
-        feature_names=list(table.feature_names),
-        label=table.label,
-        id_name=table.id_name,
-        label_name=table.label_name,
-    )
+    return with_columns(table, values, list(table.feature_names))

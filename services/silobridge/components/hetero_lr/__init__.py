@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from silobridge.components.hetero_lr import arbiter, guest, host
 from silobridge.components.hetero_lr.common import HeteroLRParams, PredictParams
+from silobridge.components.pipeline import with_pipeline
 from silobridge.components.registry import ComponentDef, register
 from silobridge.ml.protocol import guarded
 
@@ -27,10 +28,14 @@ COMPONENT = register(
 PREDICT = register(
     ComponentDef(
         name="predict",
-        roles={"guest": guarded(guest.predict), "host": guarded(host.predict)},
+        roles={
+            "guest": guarded(with_pipeline(guest.predict)),
+            "host": guarded(with_pipeline(host.predict)),
+        },
         params=PredictParams,
         outputs=("predictions",),
-        description="Score aligned rows with a hetero_lr model: hosts send partial scores to the guest.",
+        description="Score aligned rows with a hetero_lr model (after the party's fitted scale and selection): "
+        "hosts send partial scores to the guest.",
     )
 )
 

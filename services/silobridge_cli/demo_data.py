@@ -36,16 +36,9 @@ def load(
         data = load_breast_cancer()
         return np.asarray(data.data, dtype=np.float64), np.asarray(data.target, dtype=np.float64)
     if dataset == "synthetic":
-        from sklearn.datasets import make_classification
+        from silobridge.testing.datasets import synthetic
 
-        x, y = make_classification(
-            n_samples=rows,
-            n_features=features,
-            n_informative=features // 2,
-            n_redundant=features // 4,
-            random_state=seed,
-        )
-        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        return synthetic(rows, features, seed)
     raise ValueError(f"unknown demo dataset {dataset!r}: breast_cancer or synthetic")
 
 

@@ -12,9 +12,10 @@ import pytest
 from jobs import KEY_BITS, model, submit_and_wait, task_summary
 from parties import InProcessParties
 
-from silobridge.federation.v1 import envelope_pb2, values_pb2
+from silobridge.federation.v1 import envelope_pb2
 from silobridge.ml.quantile import fit_bins
 from silobridge.table import Table
+from silobridge.testing import wire as decode
 from silobridge_cli import demo_data
 from silobridge_cli.demo import load_config, upload
 
@@ -79,21 +80,6 @@ def test_secureboost_job_reaches_the_centralised_baseline(trained: tuple) -> Non
     assert abs(auc - baseline) < 0.005, (auc, baseline)
 
 
-def _values(payload: bytes) -> list[values_pb2.Value]:
-    root = values_pb2.Value()
-    root.ParseFromString(payload)
-    out, stack = [], [root]
-    while stack:
-        v = stack.pop()
-        out.append(v)
-        kind = v.WhichOneof("kind")
-        if kind == "map":
-            stack.extend(v.map.items.values())
-        elif kind == "list":
-            stack.extend(v.list.items)
-    return out
-
-
 def test_nothing_private_crosses_a_router_during_secureboost(
     parties: InProcessParties, trained: tuple
 ) -> None:
@@ -132,21 +118,16 @@ def test_nothing_private_crosses_a_router_during_secureboost(
     hits = [(what, i) for what, needle in needles for i, payload in enumerate(blob) if needle in payload]
     assert hits == []
 
-    ciphertexts: list[int] = []
-    moduli: list[int] = []
-    for w in wire:
-        for v in _values(w.payload):
-            kind = v.WhichOneof("kind")
-            if kind == "paillier_public_key":
-                moduli.append(int.from_bytes(v.paillier_public_key.n, "big"))
-            elif kind == "paillier_vector":
-                pv = v.paillier_vector
-                ciphertexts += [
-                    int.from_bytes(pv.data[i : i + pv.width], "big") for i in range(0, len(pv.data), pv.width)
-                ]
-            elif kind not in ("map", "list"):
-                what = v.scalar.WhichOneof("value") if kind == "scalar" else kind
-                assert what in ALLOWED_PLAIN.get(w.name, ()), f"{w.name!r} crossed as plain {what}"
+    found = [(w.name, v) for w in wire for v in decode.values(w.payload)]
+    moduli = [
+        int.from_bytes(v.paillier_public_key.n, "big") for _, v in found if v.HasField("paillier_public_key")
+    ]
+    for name, v in found:
+        kind = v.WhichOneof("kind")
+        if kind not in ("map", "list", "paillier_vector", "paillier_public_key"):
+            what = v.scalar.WhichOneof("value") if kind == "scalar" else kind
+            assert what in ALLOWED_PLAIN.get(name, ()), f"{name!r} crossed as plain {what}"
+    ciphertexts = decode.ciphertexts(v for _, v in found)
     assert len(ciphertexts) > 1000
     assert len(set(ciphertexts)) == len(ciphertexts), "a ciphertext was sent twice"
     assert len(moduli) == 1, "the guest's public key crossed once"

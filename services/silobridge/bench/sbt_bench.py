@@ -28,25 +28,13 @@ from typing import Any
 import numpy as np
 
 from silobridge.bench import machine
+from silobridge.testing.datasets import synthetic
 
 SETTINGS = {"num_trees": 5, "max_depth": 3, "learning_rate": 0.3, "max_bins": 32, "l2": 0.0, "key_bits": 1024}
 
 
 def _say(msg: str) -> None:
     print(f"[bench-sbt] {msg}", file=sys.stderr, flush=True)
-
-
-def _data(rows: int, features: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import make_classification
-
-    x, y = make_classification(
-        n_samples=rows,
-        n_features=features,
-        n_informative=features // 2,
-        n_redundant=features // 4,
-        random_state=seed,
-    )
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
 
 
 def fit(x: np.ndarray, y: np.ndarray, guest_features: int, workers: int, **params: Any) -> dict[str, Any]:
@@ -105,7 +93,7 @@ def baseline_auc(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def packed_vs_unpacked(rows: int, workers: int, rounds: int) -> dict[str, Any]:
-    x, y = _data(rows, 40, seed=7)
+    x, y = synthetic(rows, 40, seed=7)
     times: dict[str, list[float]] = {"packed": [], "unpacked": []}
     runs: dict[str, dict[str, Any]] = {}
     for _ in range(rounds):
@@ -168,13 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine.describe(), "settings": SETTINGS}
 
     _say(f"synthetic {args.rows} x (20 + 20)")
-    x, y = _data(args.rows, 40)
-    synthetic = fit(x, y, 20, args.workers)
-    synthetic.update(rows=args.rows, guest_features=20, host_features=20, baseline_auc=baseline_auc(x, y))
-    synthetic["auc_gap"] = abs(synthetic["train_auc"] - synthetic["baseline_auc"])
-    synthetic["under_60s"] = synthetic["seconds"] < 60
-    results["synthetic"] = synthetic
-    _say(f"fit {synthetic['seconds']} s, AUC {synthetic['train_auc']:.4f} vs {synthetic['baseline_auc']:.4f}")
+    x, y = synthetic(args.rows, 40)
+    fitted = fit(x, y, 20, args.workers)
+    fitted.update(rows=args.rows, guest_features=20, host_features=20, baseline_auc=baseline_auc(x, y))
+    fitted["auc_gap"] = abs(fitted["train_auc"] - fitted["baseline_auc"])
+    fitted["under_60s"] = fitted["seconds"] < 60
+    results["synthetic"] = fitted
+    _say(f"fit {fitted['seconds']} s, AUC {fitted['train_auc']:.4f} vs {fitted['baseline_auc']:.4f}")
 
     _say(f"packed vs unpacked, {args.packing_rows} rows")
     results["packing"] = packed_vs_unpacked(args.packing_rows, args.workers, args.rounds)

@@ -43,3 +43,17 @@ def horizontal_split(
         idx = rng.permutation(np.asarray(rows, dtype=np.int64))
         tables.append(Table(ids=ids[idx], features=X[idx].copy(), feature_names=names, label=y[idx].copy()))
     return tables
+
+
+def synthetic(rows: int, features: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """A binary classification table: half the columns informative, a quarter redundant."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(
+        n_samples=rows,
+        n_features=features,
+        n_informative=features // 2,
+        n_redundant=features // 4,
+        random_state=seed,
+    )
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)

@@ -3,8 +3,6 @@ or plaintext gradient, and every ciphertext fresh or re-randomised."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,7 @@ from silobridge.federation.v1 import values_pb2 as pb
 from silobridge.ml.metrics import sigmoid
 from silobridge.ml.quantile import fit_bins
 from silobridge.table import Table
-from silobridge.testing import FederatedRun, run_component
+from silobridge.testing import FederatedRun, run_component, wire
 from silobridge.testing.datasets import vertical_split
 
 pytestmark = [pytest.mark.slow]
@@ -36,35 +34,12 @@ ALLOWED_PLAIN: dict[tuple[int, str], set[str]] = {
 }
 
 
-def _walk(v: pb.Value) -> Iterator[pb.Value]:
-    yield v
-    kind = v.WhichOneof("kind")
-    if kind == "map":
-        for item in v.map.items.values():
-            yield from _walk(item)
-    elif kind == "list":
-        for item in v.list.items:
-            yield from _walk(item)
-
-
 def _values(run: FederatedRun) -> list[tuple[int, str, pb.Value]]:
-    out = []
-    for s in run.hub.sent:
-        msg = pb.Value()
-        msg.ParseFromString(s.payload)
-        out.extend((s.src, s.name, v) for v in _walk(msg))
-    return out
+    return [(s.src, s.name, v) for s in run.hub.sent for v in wire.values(s.payload)]
 
 
 def _ciphertexts(run: FederatedRun) -> list[int]:
-    cts: list[int] = []
-    for *_, v in _values(run):
-        if v.WhichOneof("kind") == "paillier_vector":
-            pv = v.paillier_vector
-            cts += [
-                int.from_bytes(pv.data[i * pv.width : (i + 1) * pv.width], "big") for i in range(pv.count)
-            ]
-    return cts
+    return wire.ciphertexts(v for *_, v in _values(run))
 
 
 def _encodings(values: np.ndarray) -> list[bytes]:

@@ -5,7 +5,8 @@ The router creates inbound bus groups only for jobs this party accepted (see the
 matters is sent on: ACCEPTED or RUNNING opens the job's sessions, a final state closes them.
 Updates go out in order; the coordinator flushes them before it sends any control message, so
 the router hears OPEN before a peer is told to start. An update that cannot be published stays
-queued and is sent with the next one; at start flow repeats OPEN for every job still running.
+queued and is sent with the next one; at start and every ``READMIT_INTERVAL_S`` flow repeats OPEN
+for every job still open here, so a router that lost its record relearns them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from silobridge.router.v1 import router_pb2
 
 log = logging.getLogger(__name__)
 
+READMIT_INTERVAL_S = 30.0
 ROUTER_JOBS_GROUP = "router-jobs"  # the router's group; declared here too so no update is lost
 
 
@@ -47,6 +49,16 @@ class RouterAdmissions:
         self._pending.append(router_pb2.JobAdmissionUpdate(job_id=job_id, admission=admission))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_quietly())
+
+    def repeat(self, open_jobs: dict[str, str]) -> None:
+        """Queue OPEN again for every job still open here (``job_id -> state``), sent or not.
+
+        A router that lost its record (a new pod without a persistent data dir) relearns them.
+        """
+        self._sent = {j: a for j, a in self._sent.items() if j in open_jobs}
+        for job_id, state in open_jobs.items():
+            self._sent.pop(job_id, None)
+            self.note(job_id, state)
 
     async def flush(self) -> None:
         """Publish every queued update, in order; raises the bus error (the rest stays queued)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 
 from flow import jobspec
-from flow.admission import RouterAdmissions
+from flow.admission import READMIT_INTERVAL_S, RouterAdmissions
 from flow.api import build_api
 from flow.auth import ensure_bootstrap
 from flow.cluster_client import ClusterClient
@@ -69,6 +69,7 @@ class FlowService(Service):
         self._watchdog: asyncio.Task[None] | None = None
         self.liveness: PeerLiveness | None = None
         self._heartbeats: asyncio.Task[None] | None = None
+        self._readmit: asyncio.Task[None] | None = None
         # A redelivered node_lost must not fail a later attempt that runs on the node once it is back.
         self._cluster_events_seen = Deduplicator(capacity=10_000)
         # Where start() wrote a new admin token (first start without SILOBRIDGE_ADMIN_TOKEN_FILE).
@@ -135,22 +136,34 @@ class FlowService(Service):
         self._heartbeats = asyncio.get_running_loop().create_task(
             heartbeats(self.liveness), name="flow-heartbeats"
         )
+        self._readmit = asyncio.get_running_loop().create_task(
+            self._readmit_forever(coordinator), name="flow-router-readmit"
+        )
         self._ready = True
 
     async def _admit_running_jobs(self, coordinator: Coordinator) -> None:
-        """Repeat OPEN for the jobs still running here (a router that lost its record relearns them)."""
+        """Repeat OPEN for the jobs still open here (a router that lost its record relearns them)."""
         if coordinator.admissions is None:
             return
-        for job in self.store.list_jobs(limit=10_000, states=(ACCEPTED, RUNNING)):
-            coordinator.admissions.note(job.job_id, job.state)
+        jobs = self.store.list_jobs(limit=10_000, states=(ACCEPTED, RUNNING))
+        coordinator.admissions.repeat({job.job_id: job.state for job in jobs})
         await coordinator.admissions.flush()
+
+    async def _readmit_forever(self, coordinator: Coordinator) -> None:
+        while True:
+            await asyncio.sleep(READMIT_INTERVAL_S)
+            try:
+                await self._admit_running_jobs(coordinator)
+            except Exception as exc:  # the bus is down: try again next time
+                log.warning("cannot repeat the open jobs to the router: %s", exc)
 
     async def stop(self) -> None:
         self._ready = False
         await stop_consuming(self._subs)
         await stop_background(self._watchdog)
         await stop_background(self._heartbeats)
-        self._watchdog = self._heartbeats = None
+        await stop_background(self._readmit)
+        self._watchdog = self._heartbeats = self._readmit = None
         if self._coordinator is not None:
             await self._coordinator.close()
             if self._coordinator.admissions is not None:

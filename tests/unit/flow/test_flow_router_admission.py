@@ -9,8 +9,10 @@ from __future__ import annotations
 import pytest
 from flow_support import Cluster, eventually, two_party_job
 
+from flow.admission import RouterAdmissions
 from silobridge import topics
 from silobridge.bus.base import Message
+from silobridge.bus.memory import MemoryBus
 from silobridge.router.v1 import router_pb2
 
 GUEST, HOST = 9999, 10000
@@ -54,3 +56,29 @@ async def test_a_refused_job_is_never_opened(two: Cluster) -> None:
     await two.start_flow(HOST)
     await two.client(GUEST).post("/v1/jobs", content=two_party_job())
     await eventually(lambda: view == [("job_1", CLOSED)], what="refused job closed at the host")
+
+
+async def test_open_jobs_are_repeated_for_a_router_that_lost_its_record() -> None:
+    bus = MemoryBus()
+    await bus.start()
+    got: list[tuple[str, int]] = []
+
+    async def on_update(msg: Message) -> None:
+        update = router_pb2.JobAdmissionUpdate.FromString(msg.body)
+        got.append((update.job_id, update.admission))
+
+    admissions = RouterAdmissions(bus)
+    try:
+        admissions.note("job_a", "ACCEPTED")
+        admissions.note("job_a", "RUNNING")  # still open: nothing new to say
+        admissions.note("job_b", "RUNNING")
+        admissions.note("job_b", "FAILED")
+        await admissions.flush()
+        await bus.subscribe(topics.ROUTER_JOBS, on_update, group="router-jobs")  # kept for a late router
+        await eventually(lambda: got == [("job_a", OPEN), ("job_b", OPEN), ("job_b", CLOSED)], what="updates")
+        admissions.repeat({"job_a": "RUNNING"})  # what flow does at start and every 30 s
+        await admissions.flush()
+        await eventually(lambda: got[3:] == [("job_a", OPEN)], what="job_a repeated")
+    finally:
+        await admissions.close()
+        await bus.close()

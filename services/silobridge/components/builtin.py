@@ -2,6 +2,7 @@
 
 from silobridge.components import (  # noqa: F401
     column_stats,
+    data_split,
     evaluation,
     feature_scale,
     feature_selection,

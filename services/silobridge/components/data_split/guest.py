@@ -16,7 +16,7 @@ from silobridge.ml.protocol import recv_all_checked
 def _counts(n: int, frac: np.ndarray) -> np.ndarray:
     """``n`` rows shared out by ``frac`` with largest remainders (the counts add up to ``n``)."""
     exact = frac * n
-    counts = np.floor(exact).astype(np.int64)
+    counts: np.ndarray = np.floor(exact).astype(np.int64)
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[: n - int(counts.sum())]] += 1
     return counts

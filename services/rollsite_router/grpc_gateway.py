@@ -224,8 +224,11 @@ class PeerLink(_LoopBound):
         tls: TlsMaterial,
         max_message_bytes: int,
         connect_timeout_s: float,
+        check_server: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.peer_party, self.target, self.server_name = peer_party, target, server_name
+        #: Called with (target, server name) before each new channel (the router checks revocation).
+        self._check_server = check_server
         self._tls = tls
         self._max_message_bytes = max_message_bytes
         self._connect_timeout_s = connect_timeout_s
@@ -302,6 +305,8 @@ class PeerLink(_LoopBound):
             if self.connected:
                 return self._call
             await self._drop_call()
+            if self._check_server is not None:
+                await self._check_server(self.target, self.server_name)
             _hold_aio_runtime()
             creds = grpc.ssl_channel_credentials(
                 root_certificates=self._tls.ca, private_key=self._tls.key, certificate_chain=self._tls.cert

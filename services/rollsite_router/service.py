@@ -20,7 +20,7 @@ import logging
 import time
 from collections import OrderedDict
 
-from rollsite_router import admission, audit, chunking, expiry, replay, signing
+from rollsite_router import admission, audit, chunking, expiry, peer_probe, replay, signing
 from rollsite_router.admission import JobAdmissions
 from rollsite_router.grpc_gateway import GatewayServer, PeerInfo, PeerLink
 from rollsite_router.metrics import RouterMetrics
@@ -187,10 +187,14 @@ class RouterService(Service):
         self._check_table(table)
         self.route_table = table
         for endpoint in [e for e in self._links if not _still_routed(table, e)]:
-            link = self._links.pop(endpoint)  # the peer moved: close its stream in the background
-            task = asyncio.get_running_loop().create_task(link.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._close_link(endpoint)  # the peer moved
+
+    def _close_link(self, endpoint: Endpoint) -> None:
+        """Close one peer stream in the background; the next send opens a new one."""
+        link = self._links.pop(endpoint)
+        task = asyncio.get_running_loop().create_task(link.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def reload_routes(self) -> None:
         if self.settings.route_table is not None:
@@ -202,6 +206,9 @@ class RouterService(Service):
         """Read the revocation list again if its file changed (the watcher calls this too)."""
         changed = self.revocations.reload()
         self.router_metrics.revoked.set(len(self.revocations))
+        if changed:  # streams reopen, each after its peer's certificate is checked against the new list
+            for endpoint in list(self._links):
+                self._close_link(endpoint)
         return changed
 
     async def _watch_revocations(self) -> None:
@@ -211,6 +218,26 @@ class RouterService(Service):
                 self.reload_revocations()
             except Exception:  # never let a broken file stop the watcher
                 log.exception("revocation list check failed")
+
+    async def _check_peer_not_revoked(self, target: str, server_name: str) -> None:
+        """Before a stream opens: the peer's certificate must not be on the revocation list."""
+        if not len(self.revocations):
+            return  # nothing revoked: spare the extra handshake
+        s = self.settings
+        der = await peer_probe.fetch_server_cert(
+            target,
+            server_name=server_name,
+            ca=self.tls.ca,
+            cert_file=s.cert_path,
+            key_file=s.key_path,
+            timeout_s=s.connect_timeout_s,
+        )
+        cert = peer_certificate(der)
+        if self.revocations.is_revoked(cert.serial):
+            raise PermissionDenied(
+                f"the router at {target} presents party {cert.party_id}'s certificate (serial {cert.serial:x}), "
+                "which the federation CA revoked: nothing is sent to it"
+            )
 
     async def _on_admission(self, msg: Message) -> None:
         """Flow's word on a job: OPEN (accepted here) or CLOSED (ended here)."""
@@ -337,6 +364,7 @@ class RouterService(Service):
                 tls=self.tls,
                 max_message_bytes=self.settings.max_grpc_message_bytes,
                 connect_timeout_s=self.settings.connect_timeout_s,
+                check_server=self._check_peer_not_revoked,
             )
             self._links[endpoint] = link
         return link

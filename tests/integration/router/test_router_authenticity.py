@@ -251,3 +251,22 @@ async def test_audit_record_lets_a_third_party_check_who_sent_what(make_router, 
         verify_record(cert_a, forged, rec.signature)  # type: ignore[attr-defined]
     with pytest.raises(BadSignature):  # and it names the sender: C's certificate does not verify it
         verify_record(pki.party_files(pki_dir, C).cert.read_bytes(), rec.signed_header, rec.signature)  # type: ignore[attr-defined]
+
+
+async def test_nothing_is_sent_to_a_peer_whose_certificate_is_revoked(make_router, pki_dir, caplog):
+    a = await make_router(A, crl_reload_interval_s=0.05)
+    b = await _receiver(make_router)
+    a.service.set_route_table(RouteTable.build(A, {B: ("127.0.0.1", b.service.port)}))
+    await a.send(fed_envelope(A, B, b"before"))
+    await asyncio.wait_for(b.received.get(), 5)  # a stream to B is open
+
+    pki.revoke(pki_dir, party_id=B)  # B keeps running with its revoked certificate
+    await wait_for(lambda: a.metric("silobridge_router_revoked_certificates") == 1)
+    caplog.set_level(logging.WARNING)
+    await a.send(fed_envelope(A, B, b"after"))
+    async with asyncio.timeout(10):
+        while not (dead := await a.bus.dead_letters("router-outbound")):
+            await asyncio.sleep(0.02)
+    assert env_pb.Envelope.FromString(dead[0].body).payload == b"after"
+    assert any("which the federation CA revoked" in r.getMessage() for r in caplog.records)
+    await _nothing_published(b)

@@ -1,0 +1,85 @@
+"""The SecureBoost job with each party's services as separate OS processes on a real broker grows
+the same trees as in the single-process mode (same leaf values, same AUC)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from jobs import model, submit_and_wait, task_summary
+from parties import ROLES, InProcessParties, free_port
+from test_multiprocess_brokers import Deployment, _bus, _cluster_doc, _purge_rabbitmq
+from test_secureboost_job import _job
+
+from silobridge import pki
+from silobridge_cli import demo_data
+from silobridge_cli.cluster import launch
+from silobridge_cli.demo import upload
+from silobridge_cli.deploy.launcher import LocalCluster
+from silobridge_cli.deploy.local import local_plan
+from silobridge_cli.deploy.spec import parse_cluster
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+BROKERS = [
+    pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+    pytest.param("pulsar", marks=[pytest.mark.pulsar, pytest.mark.long]),
+]
+
+
+@pytest.fixture(scope="module", params=BROKERS)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    broker = request.param
+    root = Path(tmp_path_factory.mktemp(f"sbt-multiprocess-{broker}"))
+    certs = root / "certs"
+    pki.ensure_pki(certs, list(ROLES.values()))
+    ports = {pid: free_port() for pid in ROLES.values()}
+    run = uuid.uuid4().hex[:8]
+    started: dict[int, LocalCluster] = {}
+    try:
+        for pid in ROLES.values():
+            spec = parse_cluster(_cluster_doc(pid, _bus(broker, run, pid), ports, certs), base_dir=root)
+            started[pid] = launch(local_plan(spec, data_dir=root / f"party-{pid}"), ready_timeout_s=90)
+        yield Deployment(broker, started)
+    finally:
+        for c in started.values():
+            c.stop(grace_s=20)
+        if broker == "rabbitmq":
+            _purge_rabbitmq([f"mp{run}p{pid}" for pid in ROLES.values()])
+
+
+def _train(flows: dict[str, str], split: demo_data.VerticalSplit) -> tuple[float, dict[str, Any]]:
+    upload(flows["guest"], split.guest_csv, namespace="demo", name="guest", label_column="y")
+    upload(flows["host"], split.host_csv, namespace="demo", name="host")
+    job = submit_and_wait(flows["guest"], _job(), timeout_s=300)
+    assert job["state"] == "SUCCEEDED", job["message"]
+    return task_summary(job, "evaluation_0")["auc"], model(
+        flows["guest"], job["job_id"], "hetero_secureboost_0"
+    )
+
+
+@pytest.fixture(scope="module")
+def split() -> demo_data.VerticalSplit:
+    x, y = demo_data.load("breast_cancer")
+    return demo_data.split(x, y, 10)
+
+
+@pytest.fixture(scope="module")
+def reference(parties: InProcessParties, split: demo_data.VerticalSplit) -> tuple[float, dict[str, Any]]:
+    return _train({role: parties.flow(role) for role in ROLES}, split)
+
+
+def test_secureboost_multiprocess_grows_the_single_process_trees(
+    deployment: Deployment, reference: tuple[float, dict[str, Any]], split: demo_data.VerticalSplit
+) -> None:
+    auc, guest_model = _train(deployment.flows(), split)
+    ref_auc, ref_model = reference
+    assert auc == pytest.approx(ref_auc, abs=1e-12)
+    assert np.array_equal(guest_model["tree_sizes"], ref_model["tree_sizes"])
+    np.testing.assert_allclose(guest_model["leaf_value"], ref_model["leaf_value"], atol=1e-12)

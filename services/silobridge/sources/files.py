@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from silobridge.errors import InvalidInput, NotFound
 from silobridge.sources.access import check_inside
@@ -76,9 +77,21 @@ class FileSource(Source):
         return f"files:{len(files)}:{h.hexdigest()}"
 
     def batches(self, columns: list[str], batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-        dataset = self._dataset(self.files())
+        files = self.files()
         try:
-            for frag in dataset.get_fragments():
-                yield from frag.to_batches(columns=columns, batch_size=batch_rows, use_threads=False)
+            if self.kind == "parquet":
+                # Unbuffered, one row group decoded at a time: memory follows the row group, not the file.
+                for f in files:
+                    with pq.ParquetFile(f, pre_buffer=False, buffer_size=1 << 20) as pf:
+                        yield from pf.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
+                return
+            for frag in self._dataset(files).get_fragments():
+                yield from frag.to_batches(
+                    columns=columns,
+                    batch_size=batch_rows,
+                    batch_readahead=1,
+                    fragment_readahead=1,
+                    use_threads=False,
+                )
         except pa.ArrowInvalid as exc:
             raise InvalidInput(f"{self.kind} source {self.location} cannot be read: {exc}") from None

@@ -117,39 +117,37 @@ class SourceTable(Table):
                 f"row positions outside table {self.ref[0]}.{self.ref[1]} of {self._rows} rows"
             )
         wanted = np.sort(np.unique(idx))
-        cols = [self.id_name, *self.feature_names] + ([self.label_name] if self.label_name else [])
+        names = self.feature_names
+        cols = [self.id_name, *names] + ([self.label_name] if self.label_name else [])
+        # Filled in place, batch by batch: the kept rows are held once, never as parts + a copy.
+        features = np.empty((len(wanted), len(names)), dtype=np.float64)
+        label = np.empty(len(wanted), dtype=np.float64)
         ids: list[np.ndarray] = []
-        feats: list[np.ndarray] = []
-        labels: list[np.ndarray] = []
-        start = 0
+        start = kept = 0
         for batch in self._batches(cols):
             end = start + batch.num_rows
             lo, hi = np.searchsorted(wanted, [start, end])
             if hi > lo:
-                local = pa.array(wanted[lo:hi] - start)
-                part = batch.take(local)
+                part = batch.take(pa.array(wanted[lo:hi] - start))
                 ids.append(_strings(part.column(0)))
-                names = self.feature_names
-                feats.append(
-                    np.column_stack([_floats(part.column(1 + j), n) for j, n in enumerate(names)])
-                    if names
-                    else np.empty((hi - lo, 0))
-                )
+                for j, n in enumerate(names):
+                    features[kept : kept + hi - lo, j] = _floats(part.column(1 + j), n)
                 if self.label_name:
-                    labels.append(_floats(part.column(len(cols) - 1), self.label_name))
+                    label[kept : kept + hi - lo] = _floats(part.column(len(cols) - 1), self.label_name)
+                kept += hi - lo
             start = end
         self._check_rows(start)
         got_ids = np.concatenate(ids) if ids else np.array([], str)
-        order = np.searchsorted(wanted, idx)
         if "ids" in self.__dict__ and not np.array_equal(got_ids, self.ids[wanted]):
             raise RetryableError(f"table {self.ref[0]}.{self.ref[1]} changed while it was read")
+        if not np.array_equal(idx, wanted):  # rows asked for in another order (or repeated)
+            order = np.searchsorted(wanted, idx)
+            got_ids, features, label = got_ids[order], features[order], label[order]
         return Table(
-            ids=got_ids[order],
-            features=(np.concatenate(feats) if feats else np.empty((0, len(self.feature_names))))[order],
-            feature_names=list(self.feature_names),
-            label=(np.concatenate(labels)[order] if labels else np.array([], np.float64))
-            if self.label_name
-            else None,
+            ids=got_ids,
+            features=features,
+            feature_names=list(names),
+            label=label if self.label_name else None,
             id_name=self.id_name,
             label_name=self.label_name,
         )

@@ -20,8 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flow import views
 from flow.api_admin import admin_router
+from flow.api_errors import AUTH, CLUSTER, allowed_methods, errors, install_openapi
 from flow.api_tables import choose_node, tables_router
-from flow.auth import Permission, requirement
+from flow.auth import Permission, check_credential_first, requirement
 from flow.bodies import read_body
 from flow.cluster_client import ClusterClient
 from flow.coordinator import Coordinator
@@ -37,32 +38,14 @@ JOB_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/yaml": {"schema": {"type": "string"}},
+            "application/yaml": {"schema": {"type": "object"}},
             "application/json": {"schema": {"type": "object"}},
         },
         "description": "The job YAML (or the same document as JSON); see docs/jobs.md",
     }
 }
 CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
-}
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {
-        "description": "No, an unknown or a revoked bearer token",
-        "content": {"application/json": {"schema": ERROR_SCHEMA}},
-    },
-    403: {
-        "description": "The token's role lacks the permission",
-        "content": {"application/json": {"schema": ERROR_SCHEMA}},
-    },
-}
+AUTH_RESPONSES = errors(*AUTH)
 
 
 class ApiBackend(Protocol):
@@ -129,14 +112,27 @@ def build_api(deps: ApiBackend) -> FastAPI:
         return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:
+            check_credential_first(request, deps.store)
+        except SilobridgeError as denied:
+            return await _silobridge_error(request, denied)
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return JSONResponse(error_body("invalid_input", problems), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "not_found" if exc.status_code == 404 else "http_error"
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body: the credential first
+            try:
+                check_credential_first(request, deps.store)
+            except SilobridgeError as denied:
+                return await _silobridge_error(request, denied)
+        code = {400: "invalid_input", 404: "not_found"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        allow = allowed_methods(app, request.url.path) if exc.status_code == 405 else None
+        if allow:  # every method of the path, not only those of the one route Starlette tried
+            headers["Allow"] = allow
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
     @app.post(
         "/v1/jobs",
@@ -144,7 +140,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
         openapi_extra=JOB_BODY,
         tags=["jobs"],
         dependencies=jobs,
-        responses=AUTH_RESPONSES,
+        responses=errors(*AUTH, 400, 409, 413, *CLUSTER, notes={409: "A job with this id exists"}),
     )
     async def submit_job(request: Request) -> dict[str, Any]:
         """Submit a job: validated here, proposed to the other parties, then run everywhere."""
@@ -152,12 +148,12 @@ def build_api(deps: ApiBackend) -> FastAPI:
         job = await deps.coordinator.submit(body)
         return {"job_id": job.job_id, "state": job.state}
 
-    @app.get("/v1/jobs", tags=["jobs"], dependencies=read, responses=AUTH_RESPONSES)
+    @app.get("/v1/jobs", tags=["jobs"], dependencies=read, responses=errors(*AUTH, 400))
     async def list_jobs(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
         """Jobs at this party, newest first."""
         return {"jobs": [views.job_summary(j, party) for j in deps.store.list_jobs(limit=limit)]}
 
-    @app.get("/v1/jobs/{job_id}", tags=["jobs"], dependencies=read, responses=AUTH_RESPONSES)
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"], dependencies=read, responses=errors(*AUTH, 404))
     async def get_job(job_id: str) -> dict[str, Any]:
         """State, every party's task states, summaries and messages."""
         job = deps.store.get_job(job_id)
@@ -165,14 +161,22 @@ def build_api(deps: ApiBackend) -> FastAPI:
             raise NotFound(f"no job {job_id}")
         return views.job_detail(deps.store, job, party)
 
-    @app.post("/v1/jobs/{job_id}/stop", tags=["jobs"], dependencies=jobs, responses=AUTH_RESPONSES)
+    @app.post(
+        "/v1/jobs/{job_id}/stop",
+        tags=["jobs"],
+        dependencies=jobs,
+        responses=errors(*AUTH, 404, 409, notes={409: "The job already ended"}),
+    )
     async def stop_job(job_id: str) -> dict[str, Any]:
         """Stop a job (everywhere when this party initiated it)."""
         job = await deps.coordinator.stop(job_id)
         return {"job_id": job.job_id, "state": job.state, "message": job.message}
 
     @app.get(
-        "/v1/jobs/{job_id}/tasks/{task}/metrics", tags=["jobs"], dependencies=read, responses=AUTH_RESPONSES
+        "/v1/jobs/{job_id}/tasks/{task}/metrics",
+        tags=["jobs"],
+        dependencies=read,
+        responses=errors(*AUTH, 404),
     )
     async def task_metrics(job_id: str, task: str) -> dict[str, Any]:
         """Metric points this party's run of the task logged (loss, auc, ...)."""
@@ -185,7 +189,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
             )
         return {"job_id": job_id, "task": task, "party_id": party, "metrics": series}
 
-    @app.get("/v1/jobs/{job_id}/models", tags=["models"], dependencies=read, responses=AUTH_RESPONSES)
+    @app.get("/v1/jobs/{job_id}/models", tags=["models"], dependencies=read, responses=errors(*AUTH, 404))
     async def list_models(job_id: str) -> dict[str, Any]:
         """This party's models of the job (download each as protobuf ``Value`` bytes)."""
         if deps.store.get_job(job_id) is None:
@@ -209,7 +213,10 @@ def build_api(deps: ApiBackend) -> FastAPI:
         tags=["models"],
         response_class=Response,
         dependencies=read,
-        responses=AUTH_RESPONSES,
+        responses={
+            200: {"content": {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}}},
+            **errors(*AUTH, 404),
+        },
     )
     async def download_model(job_id: str, task: str) -> Response:
         """The model as serialized ``silobridge.federation.v1.Value``."""
@@ -228,7 +235,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
         openapi_extra=CSV_BODY,
         tags=["data"],
         dependencies=data,
-        responses=AUTH_RESPONSES,
+        responses=errors(*AUTH, 400, 409, 413, *CLUSTER),
     )
     async def upload(
         request: Request,
@@ -251,7 +258,7 @@ def build_api(deps: ApiBackend) -> FastAPI:
         meta = await stream_upload(deps, request, node.node_id, store)
         return {"table": views.table_meta(meta), "node_id": node.node_id}
 
-    @app.get("/v1/tables", tags=["data"], dependencies=read, responses=AUTH_RESPONSES)
+    @app.get("/v1/tables", tags=["data"], dependencies=read, responses=errors(*AUTH, 400, *CLUSTER))
     async def list_tables(namespace: str = "") -> dict[str, Any]:
         """Tables of this party (metadata only)."""
         return {"tables": [views.table_meta(t) for t in await deps.cluster.list_tables(namespace)]}
@@ -263,4 +270,5 @@ def build_api(deps: ApiBackend) -> FastAPI:
     app.include_router(admin_router(deps), responses=AUTH_RESPONSES)
     app.include_router(tables_router(deps), responses=AUTH_RESPONSES)
     app.add_middleware(LatencyMiddleware, metrics=deps.flow_metrics)
+    install_openapi(app)
     return app

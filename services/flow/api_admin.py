@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from flow import auth, views
+from flow.api_errors import errors
 from flow.auth import Permission, Principal, requirement
 from flow.bodies import read_body
 from flow.policy import MAX_POLICY_BYTES, policy_document
@@ -24,7 +25,7 @@ POLICY_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/yaml": {"schema": {"type": "string"}},
+            "application/yaml": {"schema": {"type": "object"}},
             "application/json": {"schema": {"type": "object"}},
         },
         "description": "This party's policy (see docs/jobs.md)",
@@ -76,13 +77,19 @@ def admin_router(deps: "ApiBackend") -> APIRouter:
             out.append(views.job_summary(job, party) | {"reason": held.reason if held else ""})
         return {"pending": out}
 
-    @router.post("/v1/jobs/{job_id}/approve", tags=["approvals"])
+    @router.post(
+        "/v1/jobs/{job_id}/approve",
+        tags=["approvals"],
+        responses=errors(
+            400, 404, 409, 503, 504, notes={400: "A table the job names is missing here (the job is refused)"}
+        ),
+    )
     async def approve(job_id: str, who: Operator) -> dict[str, Any]:
         """Accept a held proposal: the initiator starts the job once every party accepted."""
         job = await deps.coordinator.approve(job_id, who.name)
         return {"job_id": job.job_id, "state": job.state}
 
-    @router.post("/v1/jobs/{job_id}/refuse", tags=["approvals"])
+    @router.post("/v1/jobs/{job_id}/refuse", tags=["approvals"], responses=errors(400, 404, 409))
     async def refuse(job_id: str, who: Operator, body: Refusal | None = None) -> dict[str, Any]:
         """Refuse a held proposal: the job ends REFUSED at every party."""
         job = await deps.coordinator.refuse(job_id, who.name, body.reason if body else "")
@@ -94,7 +101,12 @@ def admin_router(deps: "ApiBackend") -> APIRouter:
         """Every token (never the secret), revoked ones included."""
         return {"tokens": [token_view(t) for t in deps.store.list_tokens()]}
 
-    @router.post("/v1/tokens", status_code=201, tags=["tokens"])
+    @router.post(
+        "/v1/tokens",
+        status_code=201,
+        tags=["tokens"],
+        responses=errors(400, 409, notes={409: "A token of this name exists"}),
+    )
     async def create_token(body: NewToken, who: Admin) -> dict[str, Any]:
         """A new token; the secret is in this answer only."""
         secret, record = auth.issue(deps.store, body.name, body.role)
@@ -103,7 +115,7 @@ def admin_router(deps: "ApiBackend") -> APIRouter:
         )
         return token_view(record) | {"token": secret}
 
-    @router.delete("/v1/tokens/{token}", tags=["tokens"])
+    @router.delete("/v1/tokens/{token}", tags=["tokens"], responses=errors(404, 409))
     async def revoke_token(token: str, who: Admin) -> dict[str, Any]:
         """Revoke a token by id or name; it stops working at once."""
         record = deps.store.revoke_token(token)
@@ -121,10 +133,17 @@ def admin_router(deps: "ApiBackend") -> APIRouter:
         source = "file" if governance.policy_file else ("database" if governance.policy_text else "default")
         return {"source": source, "policy": policy_document(policy), "text": governance.policy_text}
 
-    @router.put("/v1/policy", tags=["policy"], openapi_extra=POLICY_BODY)
+    @router.put(
+        "/v1/policy",
+        tags=["policy"],
+        openapi_extra=POLICY_BODY,
+        responses=errors(400, 409, 413, notes={409: "The policy is read from a file here"}),
+    )
     async def put_policy(request: Request, who: Admin) -> dict[str, Any]:
         """Replace the policy (YAML or JSON); it decides every proposal from now on."""
         body = await read_body(request, MAX_POLICY_BYTES, "policy")
+        if not body.strip():  # never reset the policy by accident: an empty body is no policy
+            raise InvalidInput("policy is empty: send the policy document (YAML or JSON)")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -137,7 +156,7 @@ def admin_router(deps: "ApiBackend") -> APIRouter:
         policy = deps.coordinator.governance.set_policy(text, who.name)
         return {"source": "database", "policy": policy_document(policy), "text": text}
 
-    @router.get("/v1/audit", tags=["policy"])
+    @router.get("/v1/audit", tags=["policy"], responses=errors(400))
     async def audit(
         _: Admin, limit: int = Query(100, ge=1, le=10_000), job_id: str = Query("")
     ) -> dict[str, Any]:

@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from flow.api_errors import refuse_unknown_query
 from flow.governance import Governance
 from flow.store import JobStore, TokenRecord
 from silobridge.errors import InvalidInput, PermissionDenied, Unauthenticated
@@ -119,15 +122,46 @@ def requirement(
     """A FastAPI dependency: the request's principal, which must hold ``permission``."""
 
     async def dependency(request: Request, credentials: BearerCredentials) -> Principal:
-        if credentials is None:
-            raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
-        principal = authenticate(store(), credentials.credentials)
-        if not principal.may(permission):
-            raise PermissionDenied(f"role {principal.role} may not {ACTIONS[permission]}")
+        principal = _admit(store(), credentials.credentials if credentials else None, permission)
         request.state.principal = principal
+        refuse_unknown_query(request)  # after the credential: a 401/403 comes first
         return principal
 
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by check_credential_first
     return dependency
+
+
+def _admit(store: JobStore, token: str | None, permission: Permission) -> Principal:
+    if not token:
+        raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+    principal = authenticate(store, token)
+    if not principal.may(permission):
+        raise PermissionDenied(f"role {principal.role} may not {ACTIONS[permission]}")
+    return principal
+
+
+def check_credential_first(request: Request, store: JobStore) -> None:
+    """For a request FastAPI refused before the route's dependencies ran (a body that is not
+    JSON): raise the 401/403 the route's requirement would have, so that a caller without the
+    right credential learns nothing about the route's input rules."""
+    route = request.scope.get("route")
+    permissions = _permissions(route.dependant) if isinstance(route, APIRoute) else []
+    if not permissions:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    presented = token.strip() if scheme.lower() == "bearer" else None
+    for permission in permissions:
+        _admit(store, presented, permission)
+
+
+def _permissions(dependant: Dependant) -> list[Permission]:
+    out: list[Permission] = []
+    for sub in dependant.dependencies:
+        wanted = getattr(sub.call, "permission", None)
+        if isinstance(wanted, Permission):
+            out.append(wanted)
+        out += _permissions(sub)
+    return out
 
 
 def ensure_bootstrap(governance: Governance, data_dir: Path, token_file: Path | None) -> Path | None:

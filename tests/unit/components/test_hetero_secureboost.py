@@ -168,6 +168,16 @@ def test_multiclass_matches_the_centralised_model() -> None:
     assert _predict(run, guest, [host]).summary["accuracy"] == run.result(1).summary["train_accuracy"]
 
 
+def test_row_and_feature_subsampling(breast: tuple[FederatedRun, Table, Table]) -> None:
+    _, guest, host = breast
+    run = _fit(guest, [host], subsample=0.7, colsample=0.5, seed=3)
+    assert run.result(1).summary["train_auc"] > 0.98
+    model = run.result(2).model
+    assert model is not None
+    per_tree = np.split(model["feature"], np.cumsum(model["tree_sizes"])[:-1])
+    assert all(len(set(f[f >= 0].tolist())) <= 10 for f in per_tree)  # half of its 20 columns per tree
+
+
 def test_early_stopping_on_a_validation_table(cancer: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = cancer
     guest, host = vertical_split(X, y, 10)

@@ -79,3 +79,12 @@ def test_the_example_job_is_valid() -> None:
     )
     jobspec.validate_spec(spec, SpecRules(self_party=9999, known_parties=frozenset({9999, 10000})))
     assert [c.component for c in spec.components][2:4] == ["hetero_secureboost", "hetero_secureboost_predict"]
+
+
+def test_l1_and_l2_shrink_the_leaf_value() -> None:
+    from silobridge.ml.boosting import leaf_weight
+
+    assert leaf_weight(-10.0, 5.0, SplitRules()) == pytest.approx(2.0)
+    assert leaf_weight(-10.0, 5.0, SplitRules(lam=5.0)) == pytest.approx(1.0)
+    assert leaf_weight(-10.0, 5.0, SplitRules(alpha=2.0)) == pytest.approx(8.0 / 5.0)
+    assert leaf_weight(1.5, 5.0, SplitRules(alpha=2.0)) == 0.0  # |G| below alpha: no step

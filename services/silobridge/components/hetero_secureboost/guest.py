@@ -428,6 +428,13 @@ def train(ctx: TaskContext) -> TaskResult:
     validate = ctx.inputs.get("validate")
     if int(ctx.param("early_stopping_rounds")) and validate is None:
         raise ComponentError("early_stopping_rounds needs a 'validate' input table at the guest")
+    if validate is not None:
+        if validate.label is None or validate.feature_names != table.feature_names:
+            raise ComponentError(
+                f"the 'validate' table at party {ctx.party_id} needs the label and the training table's columns"
+            )
+        _labels(validate, ctx, objective)
+        check_features(validate.features, ctx)
     min_rows(ctx, table.rows, "hetero_secureboost: the training rows")
     pk, sk = generate_keypair(int(ctx.param("key_bits")))
     ctx.trust_key(pk)

@@ -213,6 +213,12 @@ def train(ctx: TaskContext) -> TaskResult:
     ctx.trust_key(msg)
     plan = _plan(ctx, recv_checked(ctx, "guest", "plan", "setup"))
     validate = ctx.inputs.get("validate")
+    if validate is not None:
+        if validate.feature_names != table.feature_names:
+            raise ComponentError(
+                f"the 'validate' table at party {ctx.party_id} has other columns than the training table"
+            )
+        check_features(validate.features, ctx)
     state = HostState(ctx, table, msg)
     ctx.send(
         "guest",

@@ -96,6 +96,11 @@ LR_RUNS ?= synth20k:1024,breast:1024,breast:2048
 bench-lr: $(STAMP)
 	$(PY) -m silobridge.bench.lr_bench --baseline "$(LR_BASELINE)" --runs "$(LR_RUNS)"
 
+# psi at PSI_ROWS ids per party (half shared): seconds and an exact-intersection check; bench-results/psi.json
+PSI_ROWS ?= 1000000
+bench-psi: $(STAMP)
+	$(PY) -m silobridge.bench.psi_bench --rows $(PSI_ROWS)
+
 # bound-table reads (ids alone, a 10% take) side by side with loading the table whole: peak RSS
 # and seconds per fresh process at SOURCES_ROWS rows x 20 features; bench-results/sources.json
 SOURCES_ROWS ?= 2000000

@@ -25,7 +25,7 @@ def naive(bases: list[mpz], ks: list[int]) -> mpz:
     return acc
 
 
-@pytest.mark.parametrize("window", [4, 8])
+@pytest.mark.parametrize("window", [4, 8, 12])
 @settings(max_examples=20, deadline=None)
 @given(e=st.integers(min_value=0, max_value=2**300 - 1))
 def test_fixed_base_matches_powmod(window: int, e: int) -> None:

@@ -97,3 +97,22 @@ def test_quarter_with_exact_exponent_is_the_same_value(keypair: tuple[PublicKey,
     fast, plain = enc.mul(0.25, exponent=-1), enc * 0.25
     assert np.array_equal(sk.decrypt_vector(fast), sk.decrypt_vector(plain))
     assert np.array_equal(sk.decrypt_vector(fast), encoding.decode(sk.decrypt_int(enc), enc.exponents) * 0.25)
+
+
+def test_a_wide_window_pool_serves_the_same_key(keypair: tuple[PublicKey, PrivateKey]) -> None:
+    """12-bit windows (hetero_lr's long jobs): same key, fresh encryptions of zero, same decryptions."""
+    pk, sk = keypair
+    wide = PublicKey(pk.n, window=12)
+    assert wide == pk and wide.fingerprint() == pk.fingerprint()
+    pool = ObfuscatorPool(wide, 20)
+    try:
+        ys = pool.take(20)
+        assert (
+            sk.decrypt_raw(EncryptedVector(pk, ys, np.zeros(20, dtype=np.int64), randomised=True)) == [0] * 20
+        )
+        x = np.linspace(-3, 3, 20)
+        assert np.array_equal(
+            sk.decrypt_vector(pk.encrypt_vector(x, pool=pool)), sk.decrypt_vector(pk.encrypt_vector(x))
+        )
+    finally:
+        pool.close()

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 # Masks the parties add to their encrypted gradients before the arbiter decrypts them: uniform in
 # [-MASK_BOUND, MASK_BOUND], i.e. about 1e8 times larger than a gradient of standardised features.
 MASK_BOUND = 1e6
+# Obfuscator tables with 12-bit windows (see obfuscator_pool): keys this small, jobs this long.
+WIDE_WINDOW_MAX_BITS = 1024
+WIDE_WINDOW_MIN_OBFUSCATORS = 100_000
 
 
 class HeteroLRParams(Params):
@@ -195,15 +198,22 @@ def dot(ctx: TaskContext, enc: Any, x: np.ndarray) -> Any:
 
 def quarter(ctx: TaskContext, enc: Any) -> Any:
     """``[[0.25 * v]]``: 0.25 is exactly 4 * 16**-1, a 3-bit exponent instead of a 53-bit one."""
-    return enc * 0.25 if engine(ctx) == "phe" else enc.mul(0.25, exponent=-1, compute=ctx.compute)
+    return enc * 0.25 if engine(ctx) == "phe" else enc.mul(0.25, exponent=-1)  # 2 squarings: in-process
 
 
-def obfuscator_pool(ctx: TaskContext, pk: Any, capacity: int) -> ObfuscatorPool | None:
-    """A bounded pool of this party's obfuscators, filled while it waits (fast engine only)."""
+def obfuscator_pool(ctx: TaskContext, pk: Any, capacity: int, rows: int) -> ObfuscatorPool | None:
+    """A bounded pool of this party's obfuscators, filled while it waits (fast engine only).
+
+    A long job under a key of at most 1024 bits makes its obfuscators with 12-bit windows: a
+    third fewer multiplications each, for a table of about 110 MB per worker built in about a second.
+    """
     if engine(ctx) == "phe":
         return None
+    from silobridge.crypto import PublicKey
     from silobridge.crypto.paillier.pool import ObfuscatorPool
 
+    if pk.bits <= WIDE_WINDOW_MAX_BITS and rows * int(ctx.param("epochs")) >= WIDE_WINDOW_MIN_OBFUSCATORS:
+        pk = PublicKey(pk.n, window=12)  # the same key (equal, same fingerprint), its own base h
     pool = ObfuscatorPool(pk, capacity, ctx.compute)
     pool.fill()
     return pool

@@ -65,7 +65,7 @@ def train(ctx: TaskContext) -> TaskResult:
     w = initial(ctx, X.shape[1])
     losses: list[float] = []
     epochs = int(ctx.param("epochs"))
-    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, batch_size) * len(hosts))
+    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, batch_size) * len(hosts), table.rows)
     try:
         for epoch in range(epochs):
             opt.set_epoch(epoch)

@@ -45,7 +45,7 @@ def train(ctx: TaskContext) -> TaskResult:
     # The plan decides which of our rows each batch aggregates: checked, never taken as sent.
     plan = check_plan(ctx, recv_checked(ctx, "guest", "plan", "setup"), table.rows)
     w = initial(ctx, X.shape[1])
-    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, plan["batch_size"]))
+    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, plan["batch_size"]), table.rows)
     try:
         return _train(ctx, X, w, pk, pool, plan, table)
     finally:

@@ -47,9 +47,9 @@ def registry(settings: OperatorSettings, conn: Connection) -> kopf.OperatorRegis
         )
 
     # ---- SilobridgeCluster ----
-    @kopf.on.resume(*CLUSTERS, registry=reg)
-    @kopf.on.create(*CLUSTERS, registry=reg)
-    @kopf.on.update(*CLUSTERS, field="spec", registry=reg)
+    @kopf.on.resume(*CLUSTERS, backoff=5, registry=reg)
+    @kopf.on.create(*CLUSTERS, backoff=5, registry=reg)
+    @kopf.on.update(*CLUSTERS, field="spec", backoff=5, registry=reg)
     async def cluster_changed(body: Any, patch: kopf.Patch, memo: Any, logger: Any, **_: Any) -> None:
         await cluster.reconcile(ctx_of(memo), body, patch, logger)
 
@@ -58,8 +58,8 @@ def registry(settings: OperatorSettings, conn: Connection) -> kopf.OperatorRegis
         await cluster.refresh(ctx_of(memo), body, patch)
 
     # ---- SilobridgeJob ----
-    @kopf.on.resume(*JOBS, registry=reg)
-    @kopf.on.create(*JOBS, registry=reg)
+    @kopf.on.resume(*JOBS, backoff=5, registry=reg)
+    @kopf.on.create(*JOBS, backoff=5, registry=reg)
     async def job_created(body: Any, patch: kopf.Patch, memo: Any, logger: Any, **_: Any) -> None:
         await job.submit(ctx_of(memo), body, patch, logger)
 
@@ -67,18 +67,18 @@ def registry(settings: OperatorSettings, conn: Connection) -> kopf.OperatorRegis
     async def job_status(body: Any, patch: kopf.Patch, memo: Any, **_: Any) -> None:
         await job.poll(ctx_of(memo), body, patch)
 
-    @kopf.on.delete(*JOBS, registry=reg)
+    @kopf.on.delete(*JOBS, backoff=5, registry=reg)
     async def job_deleted(body: Any, memo: Any, logger: Any, **_: Any) -> None:
         await job.stop(ctx_of(memo), body, logger)
 
     # ---- SilobridgePeer ----
-    @kopf.on.resume(*PEERS, registry=reg)
-    @kopf.on.create(*PEERS, registry=reg)
-    @kopf.on.update(*PEERS, field="spec", registry=reg)
+    @kopf.on.resume(*PEERS, backoff=5, registry=reg)
+    @kopf.on.create(*PEERS, backoff=5, registry=reg)
+    @kopf.on.update(*PEERS, field="spec", backoff=5, registry=reg)
     async def peer_changed(body: Any, patch: kopf.Patch, memo: Any, **_: Any) -> None:
         await peer_reconcile(ctx_of(memo), body, patch, deleting=False)
 
-    @kopf.on.delete(*PEERS, registry=reg)
+    @kopf.on.delete(*PEERS, backoff=5, registry=reg)
     async def peer_deleted(body: Any, patch: kopf.Patch, memo: Any, **_: Any) -> None:
         await peer_reconcile(ctx_of(memo), body, patch, deleting=True)
 

@@ -82,12 +82,16 @@ async def token(ctx: OperatorContext, body: Any) -> str:
     return base64.b64decode(raw).decode().strip()
 
 
-async def _flow(ctx: OperatorContext, body: Any, method: str, path: str, **kw: Any) -> httpx.Response:
+async def _flow(
+    ctx: OperatorContext, body: Any, method: str, path: str, *, content: bytes | None = None
+) -> httpx.Response:
     url = await flow_url(ctx, body)
     headers = {"Authorization": f"Bearer {await token(ctx, body)}"}
+    if content is not None:
+        headers["Content-Type"] = "application/yaml"
     try:
         async with httpx.AsyncClient(timeout=ctx.settings.flow_timeout_s) as http:
-            resp = await http.request(method, url + path, headers=headers, **kw)
+            resp = await http.request(method, url + path, headers=headers, content=content)
     except httpx.HTTPError as exc:
         raise kopf.TemporaryError(f"flow at {url}: {exc}", delay=10) from None
     if resp.status_code >= 500 or resp.status_code == 429:
@@ -113,7 +117,6 @@ async def submit(ctx: OperatorContext, body: Any, patch: kopf.Patch, logger: Any
         "POST",
         "/v1/jobs",
         content=job_yaml(body).encode(),
-        headers={"Content-Type": "application/yaml"},
     )
     if resp.status_code == 409:
         logger.info("job %s exists at flow already: following it", job_id)

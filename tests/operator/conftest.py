@@ -50,7 +50,7 @@ def crds(api: httpx.Client) -> list[str]:
     def established() -> bool:
         for name in names:
             got = api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").json()
-            conds = {c["type"]: c["status"] for c in got.get("status", {}).get("conditions", [])}
+            conds = {c["type"]: c["status"] for c in (got.get("status") or {}).get("conditions") or []}
             if conds.get("Established") != "True":
                 return False
         return True

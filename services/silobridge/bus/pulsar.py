@@ -32,7 +32,9 @@ resolves an asyncio future via ``call_soon_threadsafe``; each subscription has o
 that ``receive``s with a short timeout and hands messages to the event loop through a queue of
 ``prefetch`` places (so a slow handler stops the pump); other blocking calls go through
 ``asyncio.to_thread``. The client reconnects by itself after a broker restart; a publish waits
-for it up to ``publish_timeout``.
+for it up to ``publish_timeout``. Creating a producer or a subscription during the restart (the
+broker's lookups answer "not ready" or time out) is asked again with backoff for up to
+``reconnect_window_s`` (120 s) before it raises ``BusUnavailable``.
 
 What the broker must be configured for (namespace/broker policy, not client code; the dev broker
 of ``make services`` sets all of it, see ``deploy/dev/pulsar/standalone.conf``):
@@ -101,6 +103,17 @@ STREAM_DEPTHS: Mapping[str, int] = {"fed": 4, "reply": 3, "node": 2}
 MESSAGE_ID_PROPERTY = "sb-message-id"
 TOPIC_PROPERTY = "sb-topic"
 _RESERVED = frozenset({MESSAGE_ID_PROPERTY, TOPIC_PROPERTY})
+# What the client raises while a broker restarts or is not ready yet: worth asking again.
+_TRANSIENT: tuple[type[Exception], ...] = (
+    pulsar.Timeout,
+    pulsar.ConnectError,
+    pulsar.NotConnected,
+    pulsar.LookupError,
+    pulsar.BrokerMetadataError,
+    pulsar.ServiceUnitNotReady,
+    pulsar.TooManyLookupRequestException,
+    pulsar.BrokerPersistenceError,
+)
 # Properties the client adds when it dead-letters by itself (ConsumerDeadLetterPolicy).
 _CLIENT_PROPERTIES = frozenset({"REAL_TOPIC", "ORIGIN_MESSAGE_ID"})
 _RECEIVE_POLL_MS = 200
@@ -239,6 +252,7 @@ class PulsarBus(Bus):
         retry_delay_ms: int = 200,
         max_producers: int = 256,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        reconnect_window_s: float = 120.0,
     ) -> None:
         check_group(prefix)
         self.url = url
@@ -249,6 +263,7 @@ class PulsarBus(Bus):
         self._retry_delay_ms = retry_delay_ms
         self._max_producers = max_producers
         self._max_message_bytes = max_message_bytes
+        self._reconnect_window_s = reconnect_window_s
         self._client: Any = None
         self._producers: OrderedDict[str, Any] = OrderedDict()
         self._producer_lock = asyncio.Lock()
@@ -287,6 +302,21 @@ class PulsarBus(Bus):
             await self.start()
         return self._client
 
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn`` in a thread, asked again with backoff while the broker restarts (transient
+        lookup, connection and timeout errors), for at most ``reconnect_window_s``."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self._reconnect_window_s, 0.2
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except _TRANSIENT as exc:
+                if loop.time() + delay > deadline:
+                    raise
+                log.info("pulsar: %s failed (%r), asking again in %.1f s", fn.__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     # ----- naming ----------------------------------------------------------------------------
     def _stream_topic(self, stream: str) -> str:
         return f"{self._base}{self.prefix}.{stream}"
@@ -303,7 +333,7 @@ class PulsarBus(Bus):
                 return producer
             client = await self._get_client()
             try:
-                producer = await asyncio.to_thread(
+                producer = await self._call(
                     client.create_producer,
                     topic,
                     send_timeout_millis=int(self._publish_timeout * 1000),
@@ -385,7 +415,7 @@ class PulsarBus(Bus):
     async def _subscribe_raw(self, pattern: str, group: str, max_deliveries: int, prefetch: int) -> Any:
         client = await self._get_client()
         try:
-            return await asyncio.to_thread(
+            return await self._call(
                 client.subscribe,
                 self._stream_topic(stream_of_pattern(pattern)),
                 group,
@@ -400,7 +430,7 @@ class PulsarBus(Bus):
         """Subscribe the DLQ reader once, so the broker keeps dead letters until read."""
         client = await self._get_client()
         try:
-            consumer = await asyncio.to_thread(
+            consumer = await self._call(
                 client.subscribe,
                 self._dlq_topic(group),
                 _DLQ_SUBSCRIPTION,

@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt test test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-sbt bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-sbt bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -32,8 +32,14 @@ demo-sbt: $(STAMP)
 
 # The e2e parties keep one long-lived event loop for the whole run, so e2e has its own interpreter.
 test: $(STAMP) helm
-	$(PY) -m pytest tests -m 'not long' --ignore=tests/e2e
+	$(PY) -m pytest tests -m 'not long' --ignore=tests/e2e --ignore=tests/operator
 	$(PY) -m pytest tests/e2e -m 'not long'
+
+# The operator on a real kube-apiserver + etcd (envtest-style). The first run installs etcd-server
+# and builds kube-apiserver from the Go module proxy (~13 min on 2 cores), cached outside the repo.
+test-operator: $(STAMP)
+	deploy/operator/envtest/setup.sh >/dev/null
+	$(PY) -m pytest tests/operator
 
 # The longer variants: every broker restarted 3 times under traffic and mid-job (needs make services).
 test-long: $(STAMP)

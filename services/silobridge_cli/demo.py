@@ -56,7 +56,7 @@ def load_config(name_or_path: str) -> dict[str, Any]:
             text = resources.files("silobridge_cli.demos").joinpath(f"{name_or_path}.yaml").read_text("utf-8")
         except FileNotFoundError:
             raise InvalidInput(
-                f"no demo config {name_or_path!r}: give breast_cancer, synthetic or a .yaml path"
+                f"no demo config {name_or_path!r}: give breast_cancer, synthetic, secureboost, homo_digits or a .yaml path"
             ) from None
     cfg = yaml.safe_load(text)
     if not isinstance(cfg, dict) or "job" not in cfg or "parties" not in cfg:
@@ -181,6 +181,19 @@ def upload(flow_url: str, csv: bytes, *, namespace: str, name: str, label_column
     )
 
 
+def submit_yaml(flow_url: str, job_yaml: str) -> str:
+    """Submit a job at ``flow_url``; its id."""
+    submitted = _check(
+        httpx.post(
+            f"{flow_url}/v1/jobs",
+            content=job_yaml,
+            headers={"content-type": "application/yaml", **auth_headers(flow_url)},
+            timeout=60,
+        )
+    )
+    return str(submitted["job_id"])
+
+
 def follow_job(flow_url: str, job_id: str, timeout_s: float, out: Any = print) -> dict[str, Any]:
     """Poll the job at the initiator; print task state changes and the loss per epoch."""
     seen: dict[tuple[int, str], str] = {}
@@ -268,16 +281,7 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
         upload(parties.flow("guest"), split.guest_csv, namespace="demo", name="guest", label_column="y")
         upload(parties.flow("host"), split.host_csv, namespace="demo", name="host")
         parties.allow(config["job"])
-        job_yaml = yaml.safe_dump(config["job"], sort_keys=False)
-        submitted = _check(
-            httpx.post(
-                f"{parties.flow('guest')}/v1/jobs",
-                content=job_yaml,
-                headers={"content-type": "application/yaml", **auth_headers(parties.flow("guest"))},
-                timeout=60,
-            )
-        )
-        job_id = submitted["job_id"]
+        job_id = submit_yaml(parties.flow("guest"), yaml.safe_dump(config["job"], sort_keys=False))
         print(f"job {job_id} submitted at the guest")
         job = follow_job(parties.flow("guest"), job_id, float(config["job"].get("timeout_s", 900)))
         _save_artifacts(parties, job_id, job, out_dir)
@@ -354,5 +358,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    summary = run_demo(load_config(args.config), args.out, compute=args.compute)
+    config = load_config(args.config)
+    if config.get("horizontal"):
+        from silobridge_cli.demo_homo import run_homo_demo
+
+        return 0 if run_homo_demo(config, args.out, compute=args.compute).get("accuracy") is not None else 1
+    summary = run_demo(config, args.out, compute=args.compute)
     return 0 if summary.get("auc") is not None else 1

@@ -161,11 +161,18 @@ def job_status(detail: dict[str, Any], generation: int) -> dict[str, Any]:
     }
 
 
-async def poll(ctx: OperatorContext, body: Any, patch: kopf.Patch) -> None:
+def live_job_id(body: Any) -> str | None:
+    """The flow job of this CR while it has not ended, else None."""
     status = body.get("status") or {}
     job_id = status.get("jobId")
-    if not job_id or status.get("state") in FINAL:
+    return None if not job_id or status.get("state") in FINAL else str(job_id)
+
+
+async def poll(ctx: OperatorContext, body: Any, patch: kopf.Patch) -> None:
+    job_id = live_job_id(body)
+    if job_id is None:
         return
+    status = body.get("status") or {}
     resp = await _flow(ctx, body, "GET", f"/v1/jobs/{job_id}")
     if resp.status_code == 404:
         patch.status.update({"state": "FAILED", "message": f"flow has no job {job_id}"})
@@ -179,9 +186,8 @@ async def poll(ctx: OperatorContext, body: Any, patch: kopf.Patch) -> None:
 
 async def stop(ctx: OperatorContext, body: Any, logger: Any) -> None:
     """Finalizer: a job that has not ended is stopped at flow before the CR goes."""
-    status = body.get("status") or {}
-    job_id = status.get("jobId")
-    if not job_id or status.get("state") in FINAL:
+    job_id = live_job_id(body)
+    if job_id is None:
         return
     resp = await _flow(ctx, body, "POST", f"/v1/jobs/{job_id}/stop")
     if resp.status_code == 404:

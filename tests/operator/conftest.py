@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 
 from envtest import CRDS, ControlPlane, Unavailable, control_plane
 from kubetest import apply, wait_for
+
 from silobridge_operator import kube
 from silobridge_operator.handlers import registry
 from silobridge_operator.runner import run_operator

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import yaml
+
 from silobridge_operator import kube
 
 

@@ -10,6 +10,7 @@ from silobridge.components import (  # noqa: F401
     hetero_lr,
     hetero_secureboost,
     homo_lr,
+    homo_nn,
     psi,
     reader,
 )

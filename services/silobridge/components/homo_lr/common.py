@@ -11,14 +11,18 @@ from pydantic import Field, PositiveInt
 from silobridge.components.registry import Params
 from silobridge.errors import ComponentError, IntegrityError
 from silobridge.federation.context import TaskContext
+from silobridge.ml.aggregation import arbiter_sum
 from silobridge.ml.fixed_point import FixedPoint
+from silobridge.ml.protocol import recv_checked
 from silobridge.table import Table
 
 # The aggregated vector: n * flattened weights, then n, n_val * validation loss, n_val.
 TAIL = 3
 
 
-class HomoLRParams(Params):
+class FedAvgParams(Params):
+    """What every horizontal (FedAvg) component shares: rounds, local training, secure aggregation."""
+
     rounds: int = Field(20, ge=1, le=10_000, description="maximum aggregation rounds (FedAvg steps)")
     local_epochs: int = Field(
         1, ge=1, le=1_000, description="passes over its own rows a client makes per round"
@@ -30,10 +34,6 @@ class HomoLRParams(Params):
     lr_decay: float = Field(
         0.0, ge=0.0, description="per-round inverse-time decay: lr / (1 + lr_decay * round)"
     )
-    optimizer: Literal["sgd", "adam"] = Field(
-        "sgd", description="local update rule (state resets every round)"
-    )
-    alpha: float = Field(0.0, ge=0.0, description="L2 penalty on the weights (not the intercept)")
     mu: float = Field(0.0, ge=0.0, description="FedProx proximal term mu/2 |w - w_global|^2; 0 = FedAvg")
     classes: int = Field(
         2, ge=2, le=1_000, description="2: binary (sigmoid); more: softmax, labels 0..classes-1"
@@ -69,11 +69,33 @@ class HomoLRParams(Params):
     )
 
 
+class HomoLRParams(FedAvgParams):
+    optimizer: Literal["sgd", "adam"] = Field(
+        "sgd", description="local update rule (state resets every round)"
+    )
+    alpha: float = Field(0.0, ge=0.0, description="L2 penalty on the weights (not the intercept)")
+
+
 def clients(ctx: TaskContext) -> list[int]:
     found = sorted(ctx.parties_of("guest") + ctx.parties_of("host"))
     if len(found) < 2 or not ctx.parties_of("arbiter"):
         raise ComponentError("homo_lr needs at least two clients (guest and hosts) and an arbiter")
     return found
+
+
+def agreed_schema(ctx: TaskContext, active: list[int], keys: set[str], component: str) -> dict[str, Any]:
+    """The arbiter's check that every client describes the same table (and model) layout."""
+    schemas = {p: recv_checked(ctx, p, "schema", "setup") for p in active}
+    first = schemas[active[0]]
+    for p, s in schemas.items():
+        if not isinstance(s, dict) or set(s) != keys:
+            raise IntegrityError(f"party {p} sent a malformed table schema")
+        if s != first:
+            raise ComponentError(
+                f"clients disagree on the table layout: party {p} and party {active[0]} differ "
+                f"in feature columns, classes or model ({component} needs the same at every client)"
+            )
+    return dict(first)
 
 
 def threshold(ctx: TaskContext, n_clients: int) -> int:
@@ -139,3 +161,46 @@ def global_message(value: Any, size: int) -> dict[str, Any]:
     if not isinstance(w, np.ndarray) or w.shape != (size - TAIL,) or not np.all(np.isfinite(w)):
         raise IntegrityError(f"the arbiter's global model is not {size - TAIL} finite numbers")
     return value
+
+
+def fedavg_rounds(
+    ctx: TaskContext, active: list[int], size: int, w: np.ndarray
+) -> tuple[np.ndarray, list[float], list[int]]:
+    """The arbiter's rounds: sum ``n * w`` (masked under secure aggregation), average by ``n``,
+    send the global model, stop early on the aggregated validation loss.
+
+    Returns (the last global model, validation loss per round, the clients that finished).
+    Model-agnostic: ``w`` is any flat vector; the clients' vectors are ``n * w`` + ``TAIL``.
+    """
+    secure = bool(ctx.param("secure_aggregation"))
+    t = threshold(ctx, len(active))
+    fp = fixed_point(ctx, len(active))
+    timeout = float(ctx.param("dropout_timeout_s"))
+    tol, patience, early = float(ctx.param("tol")), int(ctx.param("patience")), bool(ctx.param("early_stop"))
+    rounds = int(ctx.param("rounds"))
+    history: list[float] = []
+    best, stale = float("inf"), 0
+    for rnd in range(rounds):
+        total, active = arbiter_sum(
+            ctx, rnd, active, size, secure=secure, fp=fp, threshold=t, timeout_s=timeout
+        )
+        n, val_sum, n_val = total[-3], total[-2], total[-1]
+        if n <= 0 or n_val <= 0:
+            raise IntegrityError(f"the aggregated sample counts of round {rnd} are not positive")
+        w = total[:-TAIL] / n
+        val_loss = float(val_sum / n_val)
+        history.append(val_loss)
+        ctx.log_metric("validation_loss", val_loss, rnd)
+        ctx.log_metric("clients", float(len(active)), rnd)
+        if val_loss < best - tol:
+            best, stale = val_loss, 0
+        else:
+            stale += 1
+        stop = early and stale >= patience
+        verdict = {"weights": w, "stop": stop or rnd == rounds - 1, "validation_loss": val_loss, "round": rnd}
+        for p in active:
+            ctx.send(p, "global", verdict, tag=f"r{rnd}")
+        ctx.progress((rnd + 1) / rounds)
+        if stop:
+            break
+    return w, history, active

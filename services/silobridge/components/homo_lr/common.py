@@ -11,6 +11,7 @@ from pydantic import Field, PositiveInt
 from silobridge.components.registry import Params
 from silobridge.errors import ComponentError, IntegrityError
 from silobridge.federation.context import TaskContext
+from silobridge.ml import metrics
 from silobridge.ml.aggregation import arbiter_sum
 from silobridge.ml.fixed_point import FixedPoint
 from silobridge.ml.protocol import recv_checked
@@ -204,3 +205,28 @@ def fedavg_rounds(
         if stop:
             break
     return w, history, active
+
+
+def client_predictions(
+    ctx: TaskContext, table: Table, proba: np.ndarray, y: np.ndarray, summary: dict[str, float], rounds: int
+) -> Table:
+    """A client's scores of its own rows under the global model (``proba``: rows x classes), with
+    train accuracy (and AUC when binary) added to ``summary`` and logged as metrics."""
+    summary["train_accuracy"] = float(np.mean(np.argmax(proba, axis=1) == y))
+    if proba.shape[1] == 2:
+        scores, names = proba[:, 1:], ["score"]
+        if y.min() != y.max():
+            summary["train_auc"] = metrics.auc(y, proba[:, 1])
+    else:
+        scores, names = proba, [f"score_{k}" for k in range(proba.shape[1])]
+    for name in ("train_auc", "train_accuracy"):
+        if name in summary:
+            ctx.log_metric(name, summary[name], rounds)
+    return Table(
+        ids=table.ids,
+        features=scores,
+        feature_names=names,
+        label=table.label,
+        id_name=table.id_name,
+        label_name=table.label_name,
+    )

@@ -8,6 +8,7 @@ import secrets
 import numpy as np
 
 from silobridge.components.homo_lr.common import (
+    client_predictions,
     clients,
     fixed_point,
     global_message,
@@ -20,7 +21,7 @@ from silobridge.components.homo_lr.common import (
 )
 from silobridge.components.registry import TaskResult
 from silobridge.federation.context import TaskContext
-from silobridge.ml import logistic, metrics
+from silobridge.ml import logistic
 from silobridge.ml.aggregation import client_send
 from silobridge.ml.checks import finite_features
 from silobridge.ml.optim import Optimizer
@@ -102,24 +103,8 @@ def _result(
         "validation_loss": history[-1],
         "features": float(X.shape[1] - 1),
     }
-    if classes == 2:
-        scores, names = p[:, None], ["score"]
-        if y.min() != y.max():
-            summary["train_auc"] = metrics.auc(y, p)
-    else:
-        scores, names = p, [f"score_{k}" for k in range(classes)]
-        summary["train_accuracy"] = float(np.mean(np.argmax(p, axis=1) == y))
-    for name in ("train_auc", "train_accuracy"):
-        if name in summary:
-            ctx.log_metric(name, summary[name], len(history))
-    predictions = Table(
-        ids=table.ids,
-        features=scores,
-        feature_names=names,
-        label=table.label,
-        id_name=table.id_name,
-        label_name=table.label_name,
-    )
+    proba = np.c_[1.0 - p, p] if classes == 2 else p
+    predictions = client_predictions(ctx, table, proba, y, summary, len(history))
     return TaskResult(
         tables={"predictions": predictions},
         model=export(w, table.feature_names, classes, history),

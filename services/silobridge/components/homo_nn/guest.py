@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from silobridge.components.homo_lr.common import (
+    client_predictions,
     clients,
     fixed_point,
     global_message,
@@ -22,7 +23,7 @@ from silobridge.components.homo_nn.common import schema, vector_size
 from silobridge.components.registry import TaskResult
 from silobridge.errors import IntegrityError
 from silobridge.federation.context import TaskContext
-from silobridge.ml import metrics, nn
+from silobridge.ml import nn
 from silobridge.ml.aggregation import client_send
 from silobridge.ml.checks import finite_features
 from silobridge.ml.protocol import recv_checked
@@ -125,24 +126,7 @@ def _result(
     with torch.no_grad():
         p = torch.softmax(module(X), dim=1).numpy().astype(np.float64)
     summary = {"rounds": float(len(history)), "validation_loss": history[-1]}
-    summary["train_accuracy"] = float(np.mean(np.argmax(p, axis=1) == y))
-    if classes == 2:
-        scores, names = p[:, 1:], ["score"]
-        if y.min() != y.max():
-            summary["train_auc"] = metrics.auc(y, p[:, 1])
-    else:
-        scores, names = p, [f"score_{k}" for k in range(classes)]
-    for name in ("train_auc", "train_accuracy"):
-        if name in summary:
-            ctx.log_metric(name, summary[name], len(history))
-    predictions = Table(
-        ids=table.ids,
-        features=scores,
-        feature_names=names,
-        label=table.label,
-        id_name=table.id_name,
-        label_name=table.label_name,
-    )
+    predictions = client_predictions(ctx, table, p, y, summary, len(history))
     model = {
         "parameters": nn.flat_parameters(module),
         "architecture": np.array(json.dumps(spec, sort_keys=True)),

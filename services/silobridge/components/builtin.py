@@ -9,6 +9,7 @@ from silobridge.components import (  # noqa: F401
     hetero_binning,
     hetero_lr,
     hetero_secureboost,
+    hetero_sshe_lr,
     homo_lr,
     homo_nn,
     psi,

@@ -104,11 +104,12 @@ def _env(spec: ClusterSpec, service: svc.ServiceDef, cluster: str) -> list[dict[
         http_port=_http_port(spec, service),
         ray_head_host=f"{cluster}-ray-head",
     )
+    if service is svc.FLOW and spec.db_secret is not None:
+        env[svc.ENV + "DB_URL"] = ""
     out: list[dict[str, Any]] = []
     for key, value in env.items():
         if key in _SECRET_ENV:
-            ref = {"name": names(cluster)["secret"], "key": _SECRET_ENV[key]}
-            out.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
+            out.append({"name": key, "valueFrom": {"secretKeyRef": _secret_ref(cluster, spec, key)}})
         elif service is svc.NODE_MANAGER and key == svc.ENV + "NODE_ID":
             out.append({"name": key, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
         elif service is svc.NODE_MANAGER and key == svc.ENV + "DATA_DIR":
@@ -116,6 +117,14 @@ def _env(spec: ClusterSpec, service: svc.ServiceDef, cluster: str) -> list[dict[
         else:
             out.append({"name": key, "value": value})
     return out
+
+
+def _secret_ref(cluster: str, spec: ClusterSpec, key: str) -> dict[str, str]:
+    """The user's existing Secret (cluster.yaml ``existing_secret``), else the operator's own."""
+    existing = spec.bus_secret if key == svc.ENV + "BUS_URL" else spec.db_secret
+    if existing is not None:
+        return {"name": existing[0], "key": existing[1]}
+    return {"name": names(cluster)["secret"], "key": _SECRET_ENV[key]}
 
 
 def _http_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
@@ -261,13 +270,21 @@ def url_secret(cluster: str, namespace: str, spec: ClusterSpec) -> dict[str, Any
             "namespace": namespace,
             "labels": labels(cluster, spec),
         },
-        "stringData": {"bus-url": spec.bus_url, "db-url": spec.db_url},
+        "stringData": {
+            key: url
+            for key, url, existing in (
+                ("bus-url", spec.bus_url, spec.bus_secret),
+                ("db-url", spec.db_url, spec.db_secret),
+            )
+            if existing is None
+        },
     }
 
 
 def party_objects(cluster: str, namespace: str, spec: ClusterSpec) -> list[dict[str, Any]]:
     """Everything but the routes ConfigMap (which also depends on the SilobridgePeers)."""
-    out = [url_secret(cluster, namespace, spec)]
+    secret = url_secret(cluster, namespace, spec)
+    out = [secret] if secret["stringData"] else []
     for service in svc.SERVICES:
         out.append(_service(spec, service, cluster, namespace))
         out.append(_workload(spec, service, cluster, namespace))

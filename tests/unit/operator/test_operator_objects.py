@@ -52,6 +52,19 @@ def test_every_container_env_loads_into_its_service_settings(example: Path) -> N
         assert container["command"] == ["python", "-m", service.module]
 
 
+def test_existing_secrets_are_referenced_and_no_url_is_rendered() -> None:
+    cr = yaml.safe_load(EXAMPLES[0].read_text())
+    cr["spec"]["bus"] = {"existing_secret": {"name": "bus-creds"}}
+    cr["spec"]["database"] = {"existing_secret": {"name": "db-creds", "key": "url"}}
+    spec = objects.parse_spec(cr["spec"], source="x")
+    rendered = objects.party_objects("x", "ns", spec)
+    assert [o for o in rendered if o["kind"] == "Secret"] == []
+    flow = next(o for o in rendered if o["metadata"]["name"] == "x-flow" and o["kind"] == "Deployment")
+    env = {e["name"]: e for e in flow["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["SILOBRIDGE_BUS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "bus-creds", "key": "bus-url"}
+    assert env["SILOBRIDGE_DB_URL"]["valueFrom"]["secretKeyRef"] == {"name": "db-creds", "key": "url"}
+
+
 def workload(kind: str = "Deployment", **status: Any) -> dict[str, Any]:
     return {
         "kind": kind,

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 from silobridge.errors import InvalidInput
+from silobridge_cli import kube
 from silobridge_cli.deploy.compose import compose_files
 from silobridge_cli.deploy.crd import cluster_crd_yaml
 from silobridge_cli.deploy.helm import helm_files
@@ -98,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     schema = sub.add_parser("schema", help="print the cluster.yaml JSON Schema (or the operator CRD)")
     schema.add_argument("--crd", action="store_true", help="the SilobridgeCluster CustomResourceDefinition")
     schema.set_defaults(func=_schema)
+    kube.register(sub)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -1,5 +1,9 @@
-"""The SecureBoost job with each party's services as separate OS processes on a real broker grows
-the same trees as in the single-process mode (same leaf values, same AUC)."""
+"""The SecureBoost job with each party's services as separate OS processes on a real broker reaches
+the single-process result.
+
+Not bit-identical trees: each host orders its features in a fresh random permutation per job (so
+the guest cannot tell them apart), and the guest keeps the first of two host splits of exactly
+equal gain, which in binary trees (rows share one of two gradients in the first tree) happens."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from jobs import model, submit_and_wait, task_summary
 from parties import ROLES, InProcessParties, free_port
@@ -80,6 +83,7 @@ def test_secureboost_multiprocess_grows_the_single_process_trees(
 ) -> None:
     auc, guest_model = _train(deployment.flows(), split)
     ref_auc, ref_model = reference
-    assert auc == pytest.approx(ref_auc, abs=1e-12)
-    assert np.array_equal(guest_model["tree_sizes"], ref_model["tree_sizes"])
-    np.testing.assert_allclose(guest_model["leaf_value"], ref_model["leaf_value"], atol=1e-12)
+    assert abs(auc - ref_auc) < 0.002, (auc, ref_auc)
+    params = next(c["params"] for c in _job()["components"] if c["component"] == "hetero_secureboost")
+    assert abs(auc - demo_data.baseline_auc_gbdt(split, params)) < 0.005
+    assert guest_model["tree_sizes"].size == ref_model["tree_sizes"].size == params["num_trees"]

@@ -227,3 +227,15 @@ def test_more_than_one_host_is_refused(cancer: tuple[np.ndarray, np.ndarray]) ->
     )
     assert set(run.errors) == {1, 2, 3}
     assert "exactly one host" in str(run.errors[1])
+
+
+def test_invalid_params_are_rejected() -> None:
+    from silobridge.components import registry
+    from silobridge.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="batch_size"):
+        registry.get("hetero_sshe_lr").validate({"batch_size": 0})
+    with pytest.raises(InvalidInput, match="multiple of 256"):
+        registry.get("hetero_sshe_lr").validate({"key_bits": 1100})
+    with pytest.raises(InvalidInput, match="optimizer"):
+        registry.get("hetero_sshe_lr").validate({"optimizer": "adam"})  # plain SGD only: shares stay linear

@@ -9,6 +9,7 @@ import numpy as np
 
 from silobridge.components.hetero_lr.common import batches
 from silobridge.components.hetero_sshe_lr.common import ciphertexts, count, names_array, one_host
+from silobridge.components.pipeline import with_columns
 from silobridge.components.registry import TaskResult
 from silobridge.crypto import PrivateKey, PublicKey, generate_keypair
 from silobridge.errors import ComponentError
@@ -38,14 +39,7 @@ def host_scores(
 
 
 def _predictions(table: Table, z: np.ndarray) -> Table:
-    return Table(
-        ids=table.ids,
-        features=metrics.sigmoid(z)[:, None],
-        feature_names=["score"],
-        label=table.label,
-        id_name=table.id_name,
-        label_name=table.label_name,
-    )
+    return with_columns(table, metrics.sigmoid(z)[:, None], ["score"])
 
 
 def train(ctx: TaskContext) -> TaskResult:

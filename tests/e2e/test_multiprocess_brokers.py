@@ -197,7 +197,10 @@ def _wait_until_training(flow_url: str, job_id: str, timeout_s: float = 120) -> 
 
 @pytest.mark.parametrize(
     ("restarts", "epochs"),
-    [pytest.param(1, 30, id="once"), pytest.param(3, 90, id="3x", marks=pytest.mark.long)],
+    [
+        pytest.param(1, 30, id="once"),
+        pytest.param(3, 90, id="3x", marks=[pytest.mark.long, pytest.mark.timeout(900)]),
+    ],
 )
 def test_job_survives_broker_restarts_mid_training(
     deployment: Deployment, split: demo_data.VerticalSplit, restarts: int, epochs: int

@@ -14,4 +14,5 @@ from silobridge.components import (  # noqa: F401
     homo_nn,
     psi,
     reader,
+    statistics,
 )

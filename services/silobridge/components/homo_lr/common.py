@@ -6,12 +6,12 @@ import hashlib
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from silobridge.components.registry import Params
 from silobridge.errors import ComponentError, IntegrityError
 from silobridge.federation.context import TaskContext
-from silobridge.ml import metrics
+from silobridge.ml import dp, metrics
 from silobridge.ml.aggregation import arbiter_sum
 from silobridge.ml.fixed_point import FixedPoint
 from silobridge.ml.protocol import recv_checked
@@ -68,6 +68,23 @@ class FedAvgParams(Params):
     seed: int | None = Field(
         None, description="seed of each client's validation split and shuffling; random when unset"
     )
+    dp_clip: float | None = Field(
+        None,
+        gt=0.0,
+        description="differential privacy: clip each client's round update to this L2 norm (unset = off)",
+    )
+    dp_noise_multiplier: float = Field(
+        0.0, ge=0.0, le=100.0, description="differential privacy: Gaussian noise std as a multiple of dp_clip"
+    )
+    dp_delta: float = Field(
+        1e-5, gt=0.0, lt=1.0, description="differential privacy: the delta of (epsilon, delta)"
+    )
+
+    @model_validator(mode="after")
+    def _dp_needs_a_clip(self) -> FedAvgParams:
+        if self.dp_noise_multiplier > 0 and self.dp_clip is None:
+            raise ValueError("dp_noise_multiplier needs dp_clip (the sensitivity the noise is scaled to)")
+        return self
 
 
 class HomoLRParams(FedAvgParams):
@@ -230,3 +247,25 @@ def client_predictions(
         id_name=table.id_name,
         label_name=table.label_name,
     )
+
+
+def private_update(ctx: TaskContext, local: np.ndarray, global_w: np.ndarray, rnd: int) -> np.ndarray:
+    """With ``dp_clip`` set: the global model plus this client's clipped, noised update (nothing
+    of the raw update leaves the client), and the accountant's epsilon so far as a metric."""
+    bound = ctx.param("dp_clip")
+    if bound is None:
+        return local
+    sigma = float(ctx.param("dp_noise_multiplier"))
+    noised = global_w.ravel() + dp.privatise(local.ravel() - global_w.ravel(), float(bound), sigma)
+    ctx.log_metric("dp_epsilon", dp_epsilon(ctx, rnd + 1), rnd)
+    return np.asarray(noised).reshape(local.shape)
+
+
+def dp_epsilon(ctx: TaskContext, rounds: int) -> float:
+    return dp.gaussian_epsilon(rounds, float(ctx.param("dp_noise_multiplier")), float(ctx.param("dp_delta")))
+
+
+def dp_summary(ctx: TaskContext, rounds: int, summary: dict[str, float]) -> None:
+    if ctx.param("dp_clip") is not None:
+        summary["dp_epsilon"] = dp_epsilon(ctx, rounds)
+        summary["dp_delta"] = float(ctx.param("dp_delta"))

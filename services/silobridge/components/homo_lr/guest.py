@@ -10,9 +10,11 @@ import numpy as np
 from silobridge.components.homo_lr.common import (
     client_predictions,
     clients,
+    dp_summary,
     fixed_point,
     global_message,
     labels,
+    private_update,
     schema,
     stratified_split,
     threshold,
@@ -58,6 +60,7 @@ def train(ctx: TaskContext) -> TaskResult:
         local = _local_training(
             ctx, X[train_rows], y[train_rows], w, rnd, np.random.default_rng([seed, ctx.party_id, rnd])
         )
+        local = private_update(ctx, local, w, rnd)
         n, n_val = float(len(train_rows)), float(len(val_rows))
         client_send(
             ctx, rnd, np.r_[n * local.ravel(), n, n_val * val_loss, n_val], secure=secure, fp=fp, threshold=t
@@ -103,6 +106,7 @@ def _result(
         "validation_loss": history[-1],
         "features": float(X.shape[1] - 1),
     }
+    dp_summary(ctx, len(history), summary)
     proba = np.c_[1.0 - p, p] if classes == 2 else p
     predictions = client_predictions(ctx, table, proba, y, summary, len(history))
     return TaskResult(

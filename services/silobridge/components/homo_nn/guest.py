@@ -13,9 +13,11 @@ import numpy as np
 from silobridge.components.homo_lr.common import (
     client_predictions,
     clients,
+    dp_summary,
     fixed_point,
     global_message,
     labels,
+    private_update,
     stratified_split,
     threshold,
 )
@@ -66,7 +68,9 @@ def train(ctx: TaskContext) -> TaskResult:
     for rnd in range(rounds):
         val_loss = _loss(torch, module, X[val_rows], target[val_rows])
         ctx.log_metric("local_validation_loss", val_loss, rnd)
+        global_w = nn.flat_parameters(module)
         local = _local_training(ctx, torch, module, X[train_rows], target[train_rows], rnd, shuffle)
+        local = private_update(ctx, local, global_w, rnd)
         n, n_val = float(len(train_rows)), float(len(val_rows))
         client_send(ctx, rnd, np.r_[n * local, n, n_val * val_loss, n_val], secure=secure, fp=fp, threshold=t)
         verdict = global_message(recv_checked(ctx, "arbiter", "global", f"r{rnd}"), vector_size(len(w)))
@@ -126,6 +130,7 @@ def _result(
     with torch.no_grad():
         p = torch.softmax(module(X), dim=1).numpy().astype(np.float64)
     summary = {"rounds": float(len(history)), "validation_loss": history[-1]}
+    dp_summary(ctx, len(history), summary)
     predictions = client_predictions(ctx, table, p, y, summary, len(history))
     model = {
         "parameters": nn.flat_parameters(module),

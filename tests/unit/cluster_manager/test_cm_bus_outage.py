@@ -23,7 +23,11 @@ class Outage:
         real = bus.publish
 
         async def publish(
-            topic: str, body: bytes, *, message_id: str | None = None, headers: Mapping[str, str] | None = None
+            topic: str,
+            body: bytes,
+            *,
+            message_id: str | None = None,
+            headers: Mapping[str, str] | None = None,
         ) -> str:
             if self.down:
                 raise BusUnavailable(f"broker unreachable (publishing {topic})")

@@ -102,3 +102,31 @@ def confusion(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> Confu
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64))))
+
+
+def lift(y: np.ndarray, score: np.ndarray, fraction: float = 0.1) -> float:
+    """Event rate among the ``fraction`` highest scores over the overall event rate."""
+    y, score = _check(y, score)
+    top = max(1, int(np.ceil(fraction * len(y))))
+    order = np.argsort(-score, kind="stable")[:top]
+    return float(y[order].mean() / y.mean())
+
+
+def multiclass(y: np.ndarray, predicted: np.ndarray, classes: int) -> dict[str, float]:
+    """Accuracy and macro F1 (the mean of every class's F1; a class never seen nor predicted counts 0)."""
+    y, predicted = np.asarray(y, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
+    f1 = []
+    for c in range(classes):
+        tp = float(np.sum((predicted == c) & (y == c)))
+        fp = float(np.sum((predicted == c) & (y != c)))
+        fn = float(np.sum((predicted != c) & (y == c)))
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return {"accuracy": float(np.mean(y == predicted)), "macro_f1": float(np.mean(f1))}
+
+
+def regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R² (R² is 0 for a constant target predicted exactly, as scikit-learn's)."""
+    err = np.asarray(predicted, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    total = float(np.sum((y - np.mean(y)) ** 2))
+    r2 = 1.0 - float(np.sum(err**2)) / total if total > 0 else 0.0
+    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))), "r2": r2}

@@ -13,6 +13,7 @@ from silobridge.federation import codec
 from silobridge.ml.fixed_point import FixedPoint
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
+from silobridge.testing import wire as wire_needles
 from silobridge.testing.datasets import horizontal_split
 
 ARBITER = 9
@@ -56,26 +57,10 @@ def test_no_feature_label_id_or_plaintext_update_crosses(
 ) -> None:
     secure, plain = runs
     wire = [s.payload for s in secure.hub.sent]
-    needles: list[bytes] = [b"SENTINEL-ID-", *(i.encode() for t in tables for i in t.ids)]
-    for t in tables:
-        for v in t.features[:, SENTINEL_COLUMN]:
-            needles += [
-                np.array([v]).tobytes(),
-                np.array([v], dtype="<f4").tobytes(),
-                repr(float(v)).encode(),
-            ]
-        for start in range(0, t.rows - 8, 8):  # runs of 8 labels, as numbers and as text
-            run = t.label[start : start + 8]  # type: ignore[index]
-            needles += [run.astype(dt).tobytes() for dt in ("<f8", "<f4", "<i8", "<i4")]
-            needles.append(",".join(str(int(v)) for v in run).encode())
+    needles = wire_needles.row_needles(tables, b"SENTINEL-ID-", SENTINEL_COLUMN)
     # The true per-client updates (what the plain run sends), as floats and as fixed point.
     for tag in ("r0", "r1"):
-        for update in _received(plain, "update", tag).values():
-            for chunk in range(0, len(update) - 4, 4):
-                needles += [
-                    update[chunk : chunk + 4].tobytes(),
-                    FP.encode(update[chunk : chunk + 4]).tobytes(),
-                ]
+        needles += wire_needles.update_needles(_received(plain, "update", tag).values(), FP)
     assert len(needles) > 300
     assert [n for n in needles for payload in wire if n in payload] == []
     assert {s.name for s in secure.hub.sent if s.dst == ARBITER} == {

@@ -14,6 +14,7 @@ from silobridge.federation import codec
 from silobridge.ml.fixed_point import FixedPoint
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
+from silobridge.testing import wire as wire_needles
 from silobridge.testing.datasets import horizontal_split
 
 pytestmark = pytest.mark.torch
@@ -62,25 +63,9 @@ def test_no_pixel_label_id_or_plaintext_update_crosses(tables: list[Table]) -> N
     secure, plain = _run(tables, secure=True), _run(tables, secure=False)
     assert {s.name for s in secure.hub.sent if s.dst == ARBITER} == ARBITER_INBOUND
     wire = [s.payload for s in secure.hub.sent]
-    needles: list[bytes] = [b"SENTINEL-ID-", *(i.encode() for t in tables for i in t.ids)]
-    for t in tables:
-        for v in t.features[:, SENTINEL_COLUMN]:
-            needles += [
-                np.array([v]).tobytes(),
-                np.array([v], dtype="<f4").tobytes(),
-                repr(float(v)).encode(),
-            ]
-        for start in range(0, t.rows - 8, 8):  # runs of 8 labels, as numbers and as text
-            run = t.label[start : start + 8]  # type: ignore[index]
-            needles += [run.astype(dt).tobytes() for dt in ("<f8", "<f4", "<i8", "<i4")]
-            needles.append(",".join(str(int(v)) for v in run).encode())
+    needles = wire_needles.row_needles(tables, b"SENTINEL-ID-", SENTINEL_COLUMN)
     for tag in ("r0", "r1"):  # the true per-client updates, as floats and as fixed point
-        for update in _received(plain, "update", tag).values():
-            for chunk in range(0, len(update) - 4, 4):
-                needles += [
-                    update[chunk : chunk + 4].tobytes(),
-                    FP.encode(update[chunk : chunk + 4]).tobytes(),
-                ]
+        needles += wire_needles.update_needles(_received(plain, "update", tag).values(), FP)
     assert len(needles) > 300
     assert [n for n in needles for payload in wire if n in payload] == []
     # only the sum decodes: each masked vector is far from its client's true update

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -12,7 +14,8 @@ from silobridge.components.registry import Params
 from silobridge.errors import ComponentError, IntegrityError
 from silobridge.federation.context import TaskContext
 from silobridge.ml import dp, metrics
-from silobridge.ml.aggregation import arbiter_sum
+from silobridge.ml.aggregation import arbiter_sum, client_send
+from silobridge.ml.checks import finite_features
 from silobridge.ml.fixed_point import FixedPoint
 from silobridge.ml.protocol import recv_checked
 from silobridge.table import Table
@@ -92,6 +95,43 @@ class HomoLRParams(FedAvgParams):
         "sgd", description="local update rule (state resets every round)"
     )
     alpha: float = Field(0.0, ge=0.0, description="L2 penalty on the weights (not the intercept)")
+
+
+@dataclass(frozen=True)
+class Client:
+    """What a horizontal client fixes before its first round: its table, labels and seed, and how
+    it sends a round's vector to the arbiter (masked under secure aggregation)."""
+
+    ctx: TaskContext
+    table: Table
+    classes: int
+    y: np.ndarray
+    seed: int
+    secure: bool
+    threshold: int
+    fp: FixedPoint
+
+    def send(self, rnd: int, vector: np.ndarray) -> None:
+        client_send(self.ctx, rnd, vector, secure=self.secure, fp=self.fp, threshold=self.threshold)
+
+
+def client_setup(ctx: TaskContext) -> Client:
+    table = ctx.input("data")
+    classes = int(ctx.param("classes"))
+    y = labels(table, ctx, classes)
+    finite_features(table, ctx)
+    n_clients = len(clients(ctx))
+    seed = int(ctx.param("seed")) if ctx.param("seed") is not None else secrets.randbits(32)
+    return Client(
+        ctx,
+        table,
+        classes,
+        y,
+        seed,
+        secure=bool(ctx.param("secure_aggregation")),
+        threshold=threshold(ctx, n_clients),
+        fp=fixed_point(ctx, n_clients),
+    )
 
 
 def clients(ctx: TaskContext) -> list[int]:

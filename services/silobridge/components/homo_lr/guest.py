@@ -3,44 +3,30 @@ model on its own rows, sends ``n * w`` (masked under secure aggregation), gets t
 
 from __future__ import annotations
 
-import secrets
-
 import numpy as np
 
 from silobridge.components.homo_lr.common import (
     client_predictions,
-    clients,
+    client_setup,
     dp_summary,
-    fixed_point,
     global_message,
-    labels,
     private_update,
     schema,
     stratified_split,
-    threshold,
     vector_size,
     weight_shape,
 )
 from silobridge.components.registry import TaskResult
 from silobridge.federation.context import TaskContext
 from silobridge.ml import logistic
-from silobridge.ml.aggregation import client_send
-from silobridge.ml.checks import finite_features
 from silobridge.ml.optim import Optimizer
 from silobridge.ml.protocol import recv_checked
 from silobridge.table import Table
 
 
 def train(ctx: TaskContext) -> TaskResult:
-    table = ctx.input("data")
-    classes = int(ctx.param("classes"))
-    y = labels(table, ctx, classes)
-    finite_features(table, ctx)
-    n_clients = len(clients(ctx))
-    secure = bool(ctx.param("secure_aggregation"))
-    t = threshold(ctx, n_clients)
-    fp = fixed_point(ctx, n_clients)
-    seed = int(ctx.param("seed")) if ctx.param("seed") is not None else secrets.randbits(32)
+    client = client_setup(ctx)
+    table, classes, y, seed = client.table, client.classes, client.y, client.seed
     ctx.send("arbiter", "schema", schema(table, classes), tag="setup")
 
     X = logistic.with_intercept(table.features)
@@ -62,9 +48,7 @@ def train(ctx: TaskContext) -> TaskResult:
         )
         local = private_update(ctx, local, w, rnd)
         n, n_val = float(len(train_rows)), float(len(val_rows))
-        client_send(
-            ctx, rnd, np.r_[n * local.ravel(), n, n_val * val_loss, n_val], secure=secure, fp=fp, threshold=t
-        )
+        client.send(rnd, np.r_[n * local.ravel(), n, n_val * val_loss, n_val])
         verdict = global_message(recv_checked(ctx, "arbiter", "global", f"r{rnd}"), size)
         w = np.asarray(verdict["weights"], dtype=np.float64).reshape(shape)
         history.append(float(verdict["validation_loss"]))

@@ -5,29 +5,23 @@ aggregation) and gets the average back. The guest's initial parameters start rou
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 
 import numpy as np
 
 from silobridge.components.homo_lr.common import (
     client_predictions,
-    clients,
+    client_setup,
     dp_summary,
-    fixed_point,
     global_message,
-    labels,
     private_update,
     stratified_split,
-    threshold,
 )
 from silobridge.components.homo_nn.common import schema, vector_size
 from silobridge.components.registry import TaskResult
 from silobridge.errors import IntegrityError
 from silobridge.federation.context import TaskContext
 from silobridge.ml import nn
-from silobridge.ml.aggregation import client_send
-from silobridge.ml.checks import finite_features
 from silobridge.ml.protocol import recv_checked
 from silobridge.table import Table
 
@@ -35,15 +29,8 @@ from silobridge.table import Table
 def train(ctx: TaskContext) -> TaskResult:
     torch = nn.require_torch()
     torch.set_num_threads(1)  # small networks; a node-manager runs several tasks side by side
-    table = ctx.input("data")
-    classes = int(ctx.param("classes"))
-    y = labels(table, ctx, classes)
-    finite_features(table, ctx)
-    n_clients = len(clients(ctx))
-    secure = bool(ctx.param("secure_aggregation"))
-    t = threshold(ctx, n_clients)
-    fp = fixed_point(ctx, n_clients)
-    seed = int(ctx.param("seed")) if ctx.param("seed") is not None else secrets.randbits(32)
+    client = client_setup(ctx)
+    table, classes, y, seed = client.table, client.classes, client.y, client.seed
     spec = ctx.param("model")
     module = nn.build(spec, len(table.feature_names), classes, seed=seed)
     shuffle = torch.Generator().manual_seed(seed * 1_000_003 + ctx.party_id)
@@ -72,7 +59,7 @@ def train(ctx: TaskContext) -> TaskResult:
         local = _local_training(ctx, torch, module, X[train_rows], target[train_rows], rnd, shuffle)
         local = private_update(ctx, local, global_w, rnd)
         n, n_val = float(len(train_rows)), float(len(val_rows))
-        client_send(ctx, rnd, np.r_[n * local, n, n_val * val_loss, n_val], secure=secure, fp=fp, threshold=t)
+        client.send(rnd, np.r_[n * local, n, n_val * val_loss, n_val])
         verdict = global_message(recv_checked(ctx, "arbiter", "global", f"r{rnd}"), vector_size(len(w)))
         nn.load_flat(module, np.asarray(verdict["weights"], dtype=np.float64))
         history.append(float(verdict["validation_loss"]))

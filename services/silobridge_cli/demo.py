@@ -270,26 +270,12 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
     )
     print(f"silobridge demo: {config['dataset']} — guest {split.guest_features} features + label, "
           f"host {split.host_features} features, {len(split.common_ids)} shared ids, {key_bits}-bit Paillier")  # fmt: skip
-    parties = DemoParties(
-        {role: int(pid) for role, pid in config["parties"].items()}, run_dir, compute=compute
-    )
-    try:
-        parties.start()
-        print(
-            f"parties up: {', '.join(f'{r} {p}' for r, p in parties.parties.items())} (routers on loopback, mTLS)"
-        )
-        upload(parties.flow("guest"), split.guest_csv, namespace="demo", name="guest", label_column="y")
-        upload(parties.flow("host"), split.host_csv, namespace="demo", name="host")
-        parties.allow(config["job"])
-        job_id = submit_yaml(parties.flow("guest"), yaml.safe_dump(config["job"], sort_keys=False))
-        print(f"job {job_id} submitted at the guest")
-        job = follow_job(parties.flow("guest"), job_id, float(config["job"].get("timeout_s", 900)))
-        _save_artifacts(parties, job_id, job, out_dir)
-    finally:
-        codes = parties.stop()
+    uploads = [
+        ("guest", split.guest_csv, "guest", "y"),
+        ("host", split.host_csv, "host", ""),
+    ]
+    job_id, job, codes = run_parties(config, run_dir, out_dir, uploads, compute=compute)
     seconds = time.monotonic() - started
-    if job["state"] != "SUCCEEDED":
-        raise PermanentError(f"job {job_id} ended {job['state']}: {job.get('message', '')}")
     evaluation = _summary_of(job, "evaluation", "guest")
     psi = _summary_of(job, "psi", "guest")
     baseline = _baseline(config, split)
@@ -316,6 +302,39 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
     print(f"  time             : {seconds:.1f} s")
     print(f"results in {out_dir}/ (summary.json, job.json, metrics/, models/)")
     return summary
+
+
+def run_parties(
+    config: dict[str, Any],
+    run_dir: Path,
+    out_dir: Path,
+    uploads: list[tuple[str, bytes, str, str]],
+    *,
+    compute: str = "local",
+) -> tuple[str, dict[str, Any], dict[int, int]]:
+    """Start the config's parties, upload ``(role, csv, demo table name, label column)``, allow
+    and submit its job at the guest, follow it and save its artifacts; (job id, job, exit codes).
+    A job that does not succeed raises, after the parties have stopped."""
+    parties = DemoParties(
+        {role: int(pid) for role, pid in config["parties"].items()}, run_dir, compute=compute
+    )
+    try:
+        parties.start()
+        print(
+            f"parties up: {', '.join(f'{r} {p}' for r, p in parties.parties.items())} (routers on loopback, mTLS)"
+        )
+        for role, csv, name, label in uploads:
+            upload(parties.flow(role), csv, namespace="demo", name=name, label_column=label)
+        parties.allow(config["job"])
+        job_id = submit_yaml(parties.flow("guest"), yaml.safe_dump(config["job"], sort_keys=False))
+        print(f"job {job_id} submitted at the guest")
+        job = follow_job(parties.flow("guest"), job_id, float(config["job"].get("timeout_s", 900)))
+        _save_artifacts(parties, job_id, job, out_dir)
+    finally:
+        codes = parties.stop()
+    if job["state"] != "SUCCEEDED":
+        raise PermanentError(f"job {job_id} ended {job['state']}: {job.get('message', '')}")
+    return job_id, job, codes
 
 
 def _save_artifacts(parties: DemoParties, job_id: str, job: dict[str, Any], out_dir: Path) -> None:

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from silobridge.errors import InvalidInput, PermanentError
+from silobridge.errors import InvalidInput
 from silobridge.table import Table
 from silobridge.testing.datasets import horizontal_split
 from silobridge_cli import demo_data
-from silobridge_cli.demo import DemoParties, _save_artifacts, _summary_of, follow_job, submit_yaml, upload
+from silobridge_cli.demo import _summary_of, run_parties
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -83,21 +82,11 @@ def run_homo_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "loca
     clients = horizontal_split(*_digits(), 2, seed=int(params.get("seed") or 0), id_prefix="img")
     print(f"silobridge demo: digits — {len(clients)} clients with {[t.rows for t in clients]} rows, "
           f"arbiter aggregating, secure aggregation {'on' if params.get('secure_aggregation', True) else 'off'}")  # fmt: skip
-    parties = DemoParties({r: int(p) for r, p in config["parties"].items()}, run_dir, compute=compute)
-    try:
-        parties.start()
-        for role, table in zip(("guest", "host"), clients, strict=True):
-            upload(parties.flow(role), _csv(table), namespace="demo", name=f"homo_{role}", label_column="y")
-        parties.allow(config["job"])
-        job_id = submit_yaml(parties.flow("guest"), yaml.safe_dump(config["job"], sort_keys=False))
-        print(f"job {job_id} submitted at the guest")
-        job = follow_job(parties.flow("guest"), job_id, float(config["job"].get("timeout_s", 900)))
-        _save_artifacts(parties, job_id, job, out_dir)
-    finally:
-        codes = parties.stop()
+    uploads = [
+        (role, _csv(t), f"homo_{role}", "y") for role, t in zip(("guest", "host"), clients, strict=True)
+    ]
+    job_id, job, codes = run_parties(config, run_dir, out_dir, uploads, compute=compute)
     seconds = time.monotonic() - started
-    if job["state"] != "SUCCEEDED":
-        raise PermanentError(f"job {job_id} ended {job['state']}: {job.get('message', '')}")
     trained = _summary_of(job, "homo_nn", "guest")
     baseline = baseline_accuracy(params, clients)
     summary = {

@@ -15,14 +15,23 @@ from google.protobuf.message import DecodeError, Message
 from cluster_manager.store import ClusterStore
 from silobridge.cluster.v1 import cluster_pb2 as pb
 from silobridge.errors import IntegrityError
+from silobridge.migrations import Migration, SqliteSchemaDb, migrate
 
 M = TypeVar("M", bound=Message)
 
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, record BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, record BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS tables (namespace TEXT NOT NULL, name TEXT NOT NULL, record BLOB NOT NULL,"
-    " PRIMARY KEY (namespace, name))",
+#: The schema, one step per version (silobridge.migrations). A released step is never edited:
+#: a change is a new step at the end.
+MIGRATIONS = (
+    Migration(
+        1,
+        "nodes, sessions and tables",
+        (
+            "CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, record BLOB NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, record BLOB NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS tables (namespace TEXT NOT NULL, name TEXT NOT NULL,"
+            " record BLOB NOT NULL, PRIMARY KEY (namespace, name))",
+        ),
+    ),
 )
 
 
@@ -42,8 +51,14 @@ class SqliteClusterStore(ClusterStore):
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        for stmt in SCHEMA:
-            self._db.execute(stmt)
+        try:
+            #: The schema version this store is at (after migrating it, at open).
+            self.schema_version = migrate(
+                SqliteSchemaDb(self._db), MIGRATIONS, what=f"cluster-manager database {path}"
+            )
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         self._db.close()

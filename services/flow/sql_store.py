@@ -26,8 +26,12 @@ from flow.store import (
     TokenRecord,
 )
 from silobridge.errors import Conflict, InvalidInput, NotFound, RetryableError
+from silobridge.migrations import Migration, migrate
 
-_SCHEMA = """
+# Flow's schema, one step per version (silobridge.migrations). A released step is never edited:
+# a change is a new step at the end. {p} is the table prefix, {blob}/{real}/{serial} the
+# dialect's types.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS {p}jobs (
   job_id TEXT PRIMARY KEY, spec {blob} NOT NULL, state TEXT NOT NULL, initiator BIGINT NOT NULL,
   created {real} NOT NULL, updated {real} NOT NULL, message TEXT NOT NULL DEFAULT '');
@@ -58,7 +62,24 @@ CREATE TABLE IF NOT EXISTS {p}audit (
 CREATE INDEX IF NOT EXISTS {p}audit_job ON {p}audit (job_id);
 CREATE TABLE IF NOT EXISTS {p}policy (id INTEGER PRIMARY KEY, text TEXT NOT NULL, updated {real} NOT NULL);
 """
-_TABLES = ("jobs", "parties", "tasks", "metrics", "models", "seen", "tokens", "audit", "policy")
+_MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("jobs, parties, tasks, metrics, models, seen ids, tokens, audit, policy", _SCHEMA_V1),
+    # The scheduler, liveness checks and the coordinator poll list_jobs(states=...) and
+    # count_jobs(state); without it each poll scans every job the party ever ran.
+    ("index jobs by state", "CREATE INDEX {p}jobs_state ON {p}jobs (state, created)"),
+)
+_TABLES = (
+    "jobs",
+    "parties",
+    "tasks",
+    "metrics",
+    "models",
+    "seen",
+    "tokens",
+    "audit",
+    "policy",
+    "schema_version",
+)
 _TOKEN_COLS = "token_id, name, role, digest, created, revoked"
 _JOB_COLS = "job_id, spec, state, initiator, created, updated, message"
 _TASK_COLS = (
@@ -92,10 +113,17 @@ class SqlJobStore(JobStore):
             types = {"blob": "BYTEA", "real": "DOUBLE PRECISION", "serial": "BIGSERIAL PRIMARY KEY"}
         else:
             raise InvalidInput("SILOBRIDGE_DB_URL: use sqlite:///<path> or postgresql://...")
-        with self._tx():
-            for stmt in _SCHEMA.format(p=self._p, **types).split(";"):
-                if stmt.strip():
-                    self._exec(stmt)
+        try:
+            #: The schema version this store is at (after migrating it, at open).
+            self.schema_version = migrate(
+                _SchemaDb(self),
+                _steps(self._p, types),
+                table=f"{self._p}schema_version",
+                what=f"flow database ({self.dialect}, table prefix {self._p!r})",
+            )
+        except BaseException:
+            self.close()
+            raise
 
     # ----- plumbing ---------------------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -365,6 +393,39 @@ class SqlJobStore(JobStore):
                 "ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated = excluded.updated",
                 (text, time.time()),
             )
+
+
+def _steps(prefix: str, types: dict[str, str]) -> list[Migration]:
+    return [
+        Migration(
+            version,
+            description,
+            tuple(s for s in sql.format(p=prefix, **types).split(";") if s.strip()),
+        )
+        for version, (description, sql) in enumerate(_MIGRATIONS, 1)
+    ]
+
+
+class _SchemaDb:
+    """The store's connection as ``silobridge.migrations`` uses it."""
+
+    def __init__(self, store: SqlJobStore) -> None:
+        self._store = store
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._store._exec(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._store._all(sql, params)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._store._tx():
+            if self._store.dialect == "postgres":  # SQLite's BEGIN IMMEDIATE already excludes
+                self._store._exec(
+                    "SELECT pg_advisory_xact_lock(hashtext(?))", (f"silobridge-schema:{self._store._p}",)
+                )
+            yield
 
 
 def _token(r: tuple[Any, ...]) -> TokenRecord:

@@ -11,6 +11,13 @@ GatewayServer owns one server and each PeerLink owns at most one channel at a ti
 bound to the loop that started them, refuse to be used from any other, and are closed by their
 owner on that loop, also when the operation that opened them is cancelled. A closed PeerLink never
 reopens (an outbound handler still holding it after the service stopped gets RetryableError).
+
+Certificate rotation: both take the router's TLS material as a function returning the material in
+force, read anew for each connection. The server's credentials are dynamic
+(``grpc.dynamic_ssl_server_credentials``): gRPC asks before every new handshake and gets the new
+certificate, key and CA bundle once they changed. A PeerLink opens each new channel with the
+material in force, and hands that material to the sender before each write, so that an envelope
+is signed with the key of the certificate the stream presented; open streams keep theirs.
 Timeouts use ``asyncio.timeout`` and never ``asyncio.wait_for``: on Python 3.11, ``wait_for``
 returns the inner result and drops a cancellation that arrives in the same loop iteration as that
 result, so a cancelled sender kept running and the service's stop waited for it forever.
@@ -92,6 +99,14 @@ class PeerInfo:
 
 
 InboundHandler = Callable[[PeerInfo, env_pb.Envelope], Awaitable[router_pb2.Ack]]
+#: Fixed TLS material, or a function returning the material in force (read at each new connection).
+TlsSource = TlsMaterial | Callable[[], TlsMaterial]
+
+
+def _tls_getter(tls: TlsSource) -> Callable[[], TlsMaterial]:
+    if isinstance(tls, TlsMaterial):
+        return lambda: tls
+    return tls
 
 
 def peer_from_auth_context(auth: dict[str, list[bytes]], address: str) -> PeerInfo:
@@ -113,11 +128,12 @@ class GatewayServer(_LoopBound):
     gets past the TLS handshake. One start, one stop, on one loop."""
 
     def __init__(
-        self, handler: InboundHandler, *, host: str, port: int, tls: TlsMaterial, max_message_bytes: int
+        self, handler: InboundHandler, *, host: str, port: int, tls: TlsSource, max_message_bytes: int
     ) -> None:
         self._handler = handler
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        self._tls = tls
+        self._tls = _tls_getter(tls)
+        self._served: TlsMaterial | None = None  # what gRPC's handshakes use now
         self._max_message_bytes = max_message_bytes
         self._server: grpc.aio.Server | None = None
         self._stopped = False
@@ -147,9 +163,11 @@ class GatewayServer(_LoopBound):
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE_NAME, {"Transfer": rpc}),)
         )
-        creds = grpc.ssl_server_credentials(
-            [(self._tls.key, self._tls.cert)], root_certificates=self._tls.ca, require_client_auth=True
+        initial = self._tls()
+        creds = grpc.dynamic_ssl_server_credentials(
+            _server_cert_config(initial), self._fetch_cert_config, require_client_authentication=True
         )
+        self._served = initial
         self._server = server  # owned from here on: stop() releases it, whatever happens next
         try:
             self.port = server.add_secure_port(self._address, creds)
@@ -165,6 +183,16 @@ class GatewayServer(_LoopBound):
             await self.stop(0)
             raise
         return self.port
+
+    def _fetch_cert_config(self) -> Any:
+        """gRPC calls this before each new TLS handshake, on its own thread: the material in force
+        when it changed since the last handshake, else None (keep). Reads no file: cheap."""
+        tls = self._tls()
+        if tls is self._served or tls == self._served:
+            return None
+        self._served = tls
+        log.info("new connections are served with the reloaded certificate", extra={"event": "tls_served"})
+        return _server_cert_config(tls)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Take no new envelope, let those being handled finish and ack (up to ``grace_s``), then
@@ -221,7 +249,7 @@ class PeerLink(_LoopBound):
         peer_party: int,
         target: str,
         server_name: str,
-        tls: TlsMaterial,
+        tls: TlsSource,
         max_message_bytes: int,
         connect_timeout_s: float,
         check_server: Callable[[str, str], Awaitable[None]] | None = None,
@@ -229,10 +257,11 @@ class PeerLink(_LoopBound):
         self.peer_party, self.target, self.server_name = peer_party, target, server_name
         #: Called with (target, server name) before each new channel (the router checks revocation).
         self._check_server = check_server
-        self._tls = tls
+        self._tls = _tls_getter(tls)
         self._max_message_bytes = max_message_bytes
         self._connect_timeout_s = connect_timeout_s
         self._channel: grpc.aio.Channel | None = None
+        self._channel_tls: TlsMaterial | None = None  # what the open channel presented
         self._call: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[tuple[str, int], list[asyncio.Future[router_pb2.Ack]]] = {}
@@ -244,14 +273,24 @@ class PeerLink(_LoopBound):
     def connected(self) -> bool:
         return self._call is not None and not self._call.done()
 
-    async def send(self, chunks: Sequence[env_pb.Envelope], ack_timeout_s: float) -> int:
+    async def send(
+        self,
+        chunks: Sequence[env_pb.Envelope],
+        ack_timeout_s: float,
+        *,
+        before_write: Callable[[TlsMaterial], None] | None = None,
+    ) -> int:
         """Write every chunk and wait for every ack. Returns the number of gRPC messages written.
 
-        Raises RetryableError when the peer cannot be reached or the stream breaks, and the
-        error mapped from the ack (see :mod:`rollsite_router.protocol`) when the peer refuses.
+        ``before_write`` gets the TLS material of the stream the chunks are about to be written
+        to (the router signs them with its key there). Raises RetryableError when the peer cannot
+        be reached or the stream breaks, and the error mapped from the ack (see
+        :mod:`rollsite_router.protocol`) when the peer refuses.
         """
         self._bind_loop()
-        call = await self._open()
+        call, tls = await self._open()
+        if before_write is not None:
+            before_write(tls)
         loop = asyncio.get_running_loop()
         waits: list[tuple[tuple[str, int], asyncio.Future[router_pb2.Ack]]] = []
         for chunk in chunks:
@@ -298,18 +337,19 @@ class PeerLink(_LoopBound):
         async with self._connect_lock:
             await self._drop_call()
 
-    async def _open(self) -> Any:
+    async def _open(self) -> tuple[Any, TlsMaterial]:
         async with self._connect_lock:
             if self._closed:
                 raise RetryableError(f"link to party {self.peer_party}'s router at {self.target} is closed")
-            if self.connected:
-                return self._call
+            if self.connected and self._channel_tls is not None:
+                return self._call, self._channel_tls
             await self._drop_call()
             if self._check_server is not None:
                 await self._check_server(self.target, self.server_name)
             _hold_aio_runtime()
+            tls = self._tls()
             creds = grpc.ssl_channel_credentials(
-                root_certificates=self._tls.ca, private_key=self._tls.key, certificate_chain=self._tls.cert
+                root_certificates=tls.ca, private_key=tls.key, certificate_chain=tls.cert
             )
             channel = grpc.aio.secure_channel(
                 self.target,
@@ -342,14 +382,14 @@ class PeerLink(_LoopBound):
                 request_serializer=router_pb2.TransferRequest.SerializeToString,
                 response_deserializer=router_pb2.TransferResponse.FromString,
             )()
-            self._channel, self._call = channel, call
+            self._channel, self._call, self._channel_tls = channel, call, tls
             self._reader = asyncio.get_running_loop().create_task(
                 self._read(call), name=f"router-acks-{self.peer_party}"
             )
             log.info(
                 "stream open to party %s at %s", self.peer_party, self.target, extra={"peer": self.peer_party}
             )
-            return call
+            return call, tls
 
     async def _read(self, call: Any) -> None:
         reason = "stream closed by the peer"
@@ -379,6 +419,7 @@ class PeerLink(_LoopBound):
             return
         call, channel, reader = self._call, self._channel, self._reader
         self._call = self._channel = self._reader = None
+        self._channel_tls = None
         try:
             if call is not None:
                 call.cancel()
@@ -390,3 +431,7 @@ class PeerLink(_LoopBound):
         finally:
             if channel is not None:
                 await channel.close(grace=None)
+
+
+def _server_cert_config(tls: TlsMaterial) -> Any:
+    return grpc.ssl_server_certificate_configuration([(tls.key, tls.cert)], root_certificates=tls.ca)

@@ -46,6 +46,18 @@ class RouterMetrics:
             "Certificates on the revocation list in force",
             registry=registry,
         )
+        self.reloads = Counter(
+            "silobridge_router_reloads_total",
+            "Reloads while running, by source (routes: the route table, tls: own certificate, key and "
+            "CA bundle) and outcome (ok: read and in force; failed: refused, the previous one stays)",
+            ["source", "outcome"],
+            registry=registry,
+        )
+        self.routes = Gauge(
+            "silobridge_router_routes",
+            "Peer parties with a route of their own in the route table in force",
+            registry=registry,
+        )
         self.reassembly_bytes = Gauge(
             "silobridge_router_reassembly_inflight_bytes",
             "Bytes held in partially received messages",

@@ -11,6 +11,11 @@ time window (:mod:`rollsite_router.replay`), belongs to a job this party has not
 (:mod:`rollsite_router.admission`), or is too large is refused, before anything reaches the bus.
 A whole, verified envelope is published at a topic derived from its channel, once per message id,
 also across restarts.
+
+The route table, the TLS material and the revocation list are reloaded while the router runs
+(:mod:`rollsite_router.reload`): polled, and at once on :meth:`RouterService.request_reload`
+(SIGHUP). A new route table closes only the streams whose peer moved; new TLS material is used
+by the next connection in each direction, while open streams keep theirs.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ from collections import OrderedDict
 
 from rollsite_router import admission, audit, chunking, expiry, peer_probe, replay, signing
 from rollsite_router.admission import JobAdmissions
+from rollsite_router.filewatch import FileWatch
 from rollsite_router.grpc_gateway import GatewayServer, PeerInfo, PeerLink
 from rollsite_router.metrics import RouterMetrics
 from rollsite_router.protocol import error_ack, ok_ack
+from rollsite_router.reload import Reloader, Source, describe_change
 from rollsite_router.replay import ReplayRecord
 from rollsite_router.revocation import RevocationList
 from rollsite_router.routes import Endpoint, RouteTable, load_route_table
 from rollsite_router.settings import RouterSettings
-from rollsite_router.tls import TlsMaterial, load_tls
+from rollsite_router.signing_keys import SigningKeys
+from rollsite_router.tls import TlsFiles, TlsMaterial
 from silobridge import topics
 from silobridge.bus.base import Bus, Message, Subscription, check_word
 from silobridge.errors import (
@@ -84,9 +92,10 @@ class RouterService(Service):
         super().__init__(settings, bus, metrics)
         self.settings: RouterSettings = settings
         self.router_metrics = RouterMetrics(metrics.registry)
-        self.tls: TlsMaterial = load_tls(
+        self.tls_files = TlsFiles(
             settings.ca_path, settings.cert_path, settings.key_path, party_id=settings.party_id
         )
+        self._route_watch = FileWatch((settings.route_table,)) if settings.route_table is not None else None
         if route_table is None:
             route_table = (
                 load_route_table(settings.route_table, expected_self=settings.party_id)
@@ -95,14 +104,14 @@ class RouterService(Service):
             )
         self._check_table(route_table)
         self.route_table = route_table
+        self.router_metrics.routes.set(len(route_table.routes))
         self.reassembler = chunking.Reassembler(
             max_payload_bytes=settings.max_payload_bytes,
             max_inflight_bytes=settings.max_inflight_chunks_bytes,
             timeout_s=settings.reassembly_timeout_s,
             max_partials_per_peer=settings.max_partial_messages_per_peer,
         )
-        self.signer = signing.Signer(self.tls.key)
-        self.own_cert_sha256 = peer_certificate(self.tls.cert).sha256
+        self._signing_keys = SigningKeys()
         self.revocations = RevocationList(settings.crl_path, self.tls.ca)
         self.router_metrics.revoked.set(len(self.revocations))
         self._replay = ReplayRecord(
@@ -119,17 +128,29 @@ class RouterService(Service):
         self._server: GatewayServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._reload_watcher: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        sources = [Source("tls", self.tls_files.changed, self.tls_files.reload)]
+        if self._route_watch is not None:
+            sources.insert(0, Source("routes", self._route_watch.changed, self.reload_routes))
+        self.reloader = Reloader(sources, self.router_metrics.reloads)
         self.port = 0
+
+    @property
+    def tls(self) -> TlsMaterial:
+        """This router's certificate, key and CA bundle in force (they change on rotation)."""
+        return self.tls_files.material
 
     # ----- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
+        self._loop = asyncio.get_running_loop()
         self._server = GatewayServer(
             self._inbound,
             host=s.listen_host,
             port=s.listen_port,
-            tls=self.tls,
+            tls=lambda: self.tls,
             max_message_bytes=s.max_grpc_message_bytes,
         )
         self.port = await self._server.start()
@@ -147,6 +168,9 @@ class RouterService(Service):
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep(), name="router-reassembly-sweeper")
         self._watcher = loop.create_task(self._watch_revocations(), name="router-crl-watcher")
+        self._reload_watcher = loop.create_task(
+            self.reloader.watch(s.reload_interval_s), name="router-config-watcher"
+        )
         self._ready = True
         log.info(
             "router of party %s listening on %s:%s, %d routes",
@@ -178,7 +202,9 @@ class RouterService(Service):
             await server.stop()
         await stop_background(self._sweeper)
         await stop_background(self._watcher)
-        self._sweeper = self._watcher = None
+        await stop_background(self._reload_watcher)
+        self._sweeper = self._watcher = self._reload_watcher = None
+        self._loop = None
         self._replay.close()
         self.admissions.close()
 
@@ -186,6 +212,7 @@ class RouterService(Service):
         """Swap the route table (peers learnt after start, or a reloaded file). Call on the loop."""
         self._check_table(table)
         self.route_table = table
+        self.router_metrics.routes.set(len(table.routes))
         for endpoint in [e for e in self._links if not _still_routed(table, e)]:
             self._close_link(endpoint)  # the peer moved
 
@@ -196,11 +223,45 @@ class RouterService(Service):
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def reload_routes(self) -> None:
-        if self.settings.route_table is not None:
-            self.set_route_table(
-                load_route_table(self.settings.route_table, expected_self=self.settings.party_id)
-            )
+    def request_reload(self) -> None:
+        """Read the route table, the TLS files and the revocation list now (SIGHUP). Safe to call
+        from a signal handler or another thread: the reload runs on the service's loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning("reload requested while the router is not running: ignored")
+            return
+        loop.call_soon_threadsafe(self._reload_all)
+
+    def _reload_all(self) -> None:
+        log.info("reloading route table, TLS material and revocation list", extra={"event": "reload"})
+        self.reloader.reload_all()
+        try:
+            self.reload_revocations()
+        except Exception:
+            log.exception("revocation list check failed")
+
+    def reload_routes(self) -> bool:
+        """Read the route-table file; True when a new table is in force. A file that cannot be
+        used raises RouteTableError and leaves the table in force untouched."""
+        if self.settings.route_table is None:
+            return False
+        table = load_route_table(self.settings.route_table, expected_self=self.settings.party_id)
+        if table == self.route_table:
+            return False
+        old = self.route_table
+        self.set_route_table(table)
+        log.info(
+            "route table %s reloaded: %s",
+            self.settings.route_table,
+            describe_change(old, table),
+            extra={"event": "routes_reloaded"},
+        )
+        return True
+
+    def _refresh_routes(self) -> None:
+        """A party without a route or outside the ACL: the file may have just gained it (peer
+        add) and not been polled yet. A stat, and a read only when the file changed."""
+        self.reloader.poll("routes")
 
     def reload_revocations(self) -> bool:
         """Read the revocation list again if its file changed (the watcher calls this too)."""
@@ -287,10 +348,9 @@ class RouterService(Service):
             )
             raise
         chunks = chunking.split(env, self.settings.chunk_bytes)
-        self.signer.sign(chunks, time.time_ns())  # at each delivery: a redelivery is signed anew
         started = time.perf_counter()
         try:
-            sent = await self._deliver(endpoint, env.dst.party_id, chunks, expires)
+            sent, signed_by = await self._deliver(endpoint, env.dst.party_id, chunks, expires)
         except SilobridgeError as exc:
             if exc.retryable and expires is not None:  # tried until its expiry; never requeued
                 self.router_metrics.messages.labels(peer, "out", "expired").inc()
@@ -309,7 +369,7 @@ class RouterService(Service):
         self.router_metrics.messages.labels(peer, "out", "ok").inc()
         self.router_metrics.bytes.labels(peer, "out").inc(len(env.payload))
         self.router_metrics.chunks.labels(peer, "out").inc(sent)
-        audit.record_message("out", peer, chunks[0], len(env.payload), signer_sha256=self.own_cert_sha256)
+        audit.record_message("out", peer, chunks[0], len(env.payload), signer_sha256=signed_by)
 
     def _validate_outbound(self, env: env_pb.Envelope) -> Endpoint:
         me = self.settings.party_id
@@ -321,6 +381,9 @@ class RouterService(Service):
         if env.dst.party_id == me:
             raise InvalidInput(f"outbound envelope {env.message_id} is addressed to this party itself ({me})")
         endpoint = self.route_table.endpoint_for(env.dst.party_id)
+        if endpoint is None:
+            self._refresh_routes()
+            endpoint = self.route_table.endpoint_for(env.dst.party_id)
         if endpoint is None:
             raise NotFound(
                 f"no route to party {env.dst.party_id} (message {env.message_id}): "
@@ -336,15 +399,29 @@ class RouterService(Service):
 
     async def _deliver(
         self, endpoint: Endpoint, dst: int, chunks: list[env_pb.Envelope], expires: float | None = None
-    ) -> int:
-        """Send with backoff for up to ``send_retry_s`` (at most until ``expires``), then raise."""
+    ) -> tuple[int, str]:
+        """Send with backoff for up to ``send_retry_s`` (at most until ``expires``), then raise.
+
+        Returns the gRPC messages written and the fingerprint of the certificate whose key
+        signed them: at each attempt the chunks are stamped and signed anew with the key of the
+        certificate that the stream presents (after a rotation, old streams keep the old one).
+        """
         s = self.settings
         link = self._link(endpoint, dst)
         deadline = expiry.retry_deadline(time.monotonic() + s.send_retry_s, expires)
         backoff = s.retry_initial_backoff_s
+        signed_by = ""
+
+        def sign(tls: TlsMaterial) -> None:
+            nonlocal signed_by
+            identity = self._signing_keys.identity(tls)
+            identity.signer.sign(chunks, time.time_ns())
+            signed_by = identity.cert_sha256
+
         while True:
             try:
-                return await link.send(chunks, s.ack_timeout_s)
+                sent = await link.send(chunks, s.ack_timeout_s, before_write=sign)
+                return sent, signed_by
             except RetryableError as exc:
                 if time.monotonic() + backoff > deadline:
                     raise
@@ -361,7 +438,7 @@ class RouterService(Service):
                 peer_party=dst,
                 target=endpoint.target,
                 server_name=endpoint.server_name,
-                tls=self.tls,
+                tls=lambda: self.tls,
                 max_message_bytes=self.settings.max_grpc_message_bytes,
                 connect_timeout_s=self.settings.connect_timeout_s,
                 check_server=self._check_peer_not_revoked,
@@ -407,6 +484,8 @@ class RouterService(Service):
                 f"peer certificate names no party: {peer.problem}",
                 public_message="your certificate does not identify a silobridge party",
             )
+        if not self.route_table.allows(peer.party_id):
+            self._refresh_routes()
         if not self.route_table.allows(peer.party_id):
             raise Rejected(
                 "acl",

@@ -24,6 +24,11 @@ class RouterSettings(CommonSettings):
     cert_file: Path | None = Field(None, description="This router's certificate (overrides cert_dir)")
     key_file: Path | None = Field(None, description="This router's private key (overrides cert_dir)")
     route_table: Path | None = Field(None, description="Route table YAML; none: no peers")
+    reload_interval_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often the route table and the TLS files are checked for changes (SIGHUP: at once)",
+    )
     chunk_bytes: int = Field(MIB, ge=1024, le=64 * MIB, description="Payload bytes per gRPC message")
     max_payload_bytes: int = Field(60 * MIB, ge=1, description="Largest whole payload sent or accepted")
     max_inflight_chunks_bytes: int = Field(

@@ -11,7 +11,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,8 @@ class SpecRules:
     """What a party checks a job against: itself, the parties it knows, its limits."""
 
     self_party: int
-    known_parties: frozenset[int]
+    #: A live set where flow follows the route table (FlowSettings.live_parties).
+    known_parties: Set[int]
     default_timeout_s: float = 3600.0
     max_timeout_s: float = 7 * 24 * 3600.0
     max_yaml_bytes: int = 256 * 1024

@@ -55,7 +55,7 @@ class FlowService(Service):
         self.flow_metrics = FlowMetrics(metrics.registry)
         self.rules = jobspec.SpecRules(
             self_party=settings.party_id,
-            known_parties=frozenset(settings.parties()),
+            known_parties=settings.live_parties(),
             default_timeout_s=settings.default_job_timeout_s,
             max_timeout_s=settings.max_job_timeout_s,
             max_yaml_bytes=settings.max_job_yaml_bytes,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 
 import yaml
 from pydantic import Field, field_validator, model_validator
 
 from silobridge.config import CommonSettings, SettingsError
+
+log = logging.getLogger(__name__)
 
 
 class FlowSettings(CommonSettings):
@@ -88,6 +92,58 @@ class FlowSettings(CommonSettings):
         if self.route_table is not None:
             known |= read_route_table_parties(self.route_table)
         return known
+
+    def live_parties(self) -> KnownParties:
+        """:meth:`parties` as a live set: the route table is read again whenever it changes."""
+        return KnownParties({self.party_id, *self.known_parties}, self.route_table)
+
+
+class KnownParties(Set[int]):
+    """The party ids flow accepts in a job, following the router's route table as it changes.
+
+    A peer added with ``silobridge peer add`` (or removed) is known at the next job without a
+    restart: each use stats the file and reads it again only when it changed. A file that cannot
+    be read at start is a settings error; later, the parties known before stay (logged), as the
+    router keeps its table.
+    """
+
+    def __init__(self, fixed: Iterable[int], route_table: Path | None) -> None:
+        self._fixed = frozenset(fixed)
+        self._path = route_table
+        self._stamp: tuple[int, int, int] | None = None
+        self._current = self._fixed
+        if route_table is not None:
+            self._stamp = _stamp(route_table)
+            self._current = self._fixed | read_route_table_parties(route_table)
+
+    def _parties(self) -> frozenset[int]:
+        if self._path is None:
+            return self._current
+        stamp = _stamp(self._path)
+        if stamp != self._stamp:
+            self._stamp = stamp  # a broken file is reported once, not at every job
+            try:
+                self._current = self._fixed | read_route_table_parties(self._path)
+            except SettingsError as exc:
+                log.error("%s; keeping the %d parties known before", exc, len(self._current))
+        return self._current
+
+    def __contains__(self, party: object) -> bool:
+        return party in self._parties()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._parties())
+
+    def __len__(self) -> int:
+        return len(self._parties())
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def read_route_table_parties(path: Path) -> set[int]:

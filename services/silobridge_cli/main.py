@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "silobridge_cli.party",
     "silobridge_cli.demo",
     "silobridge_cli.cluster",
+    "silobridge_cli.peer",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -59,3 +60,13 @@ def _fresh_memory_buses() -> Iterator[None]:
     forget_memory_buses()
     yield
     forget_memory_buses()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """A service's ``main()`` configures the root logger for a process; put the test runner's back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from silobridge.bus.base import Bus, Subscription
 from silobridge.bus.factory import create_bus
 from silobridge.config import CommonSettings, SettingsError
+from silobridge.migrations import SchemaTooNew
 from silobridge.observability.http import HttpServer, make_app
 from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
 
@@ -155,6 +156,9 @@ def main_entry(build: Callable[[], Service]) -> int:
     except SettingsError as exc:
         print(f"error: {exc}")
         return ExitCode.BAD_SETTINGS
+    except SchemaTooNew as exc:  # a store opened while building: a newer release's database
+        print(f"error: {exc}")
+        return ExitCode.STARTUP_FAILED
     try:
         return int(asyncio.run(run_service(service)))
     except Exception:

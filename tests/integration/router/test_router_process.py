@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 
@@ -13,16 +12,6 @@ from router_itest_helpers import A, B, router_process_env
 
 from rollsite_router.__main__ import main
 from silobridge.service import ExitCode
-
-
-@pytest.fixture
-def restore_logging():
-    """``main()`` configures the root logger for a process; put the test runner's back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.multiprocess

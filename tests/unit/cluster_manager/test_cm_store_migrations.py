@@ -112,3 +112,24 @@ def test_a_database_from_a_newer_release_is_refused_and_left_alone(old_db: Path)
     ):
         SqliteClusterStore(old_db)
     assert _dump(old_db) == before
+
+
+def test_cluster_manager_refuses_to_start_on_a_newer_database_with_a_startup_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    from cluster_manager.__main__ import main
+    from silobridge.service import ExitCode
+
+    SqliteClusterStore(tmp_path / "cluster-manager.sqlite3").close()
+    with contextlib.closing(
+        sqlite3.connect(tmp_path / "cluster-manager.sqlite3", isolation_level=None)
+    ) as db:
+        db.execute("INSERT INTO schema_version VALUES (?, ?, ?)", (CURRENT + 1, "from the future", 1.0))
+    for key, value in {
+        "SILOBRIDGE_DATA_DIR": str(tmp_path),
+        "SILOBRIDGE_BUS_URL": "memory://",
+        "SILOBRIDGE_LOG_JSON": "false",
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert main() == ExitCode.STARTUP_FAILED
+    assert f"has schema version {CURRENT + 1}" in capsys.readouterr().out

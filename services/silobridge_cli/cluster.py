@@ -1,9 +1,10 @@
 """``silobridge cluster``: validate, render and run one party from a compact ``cluster.yaml``.
 
     silobridge cluster validate -f cluster.yaml
-    silobridge cluster render   -f cluster.yaml --target helm|compose|local -o DIR
-    silobridge cluster up       -f cluster.yaml [--data-dir D] [--foreground]
+    silobridge cluster render   -f cluster.yaml --target helm|compose|local -o DIR [--port-offset N]
+    silobridge cluster up       -f cluster.yaml [--data-dir D] [--port-offset N] [--drop-peers] [--foreground]
     silobridge cluster status   -f cluster.yaml | --data-dir D
+    silobridge cluster restart  -f cluster.yaml | --data-dir D [--service NAME ...]
     silobridge cluster down     -f cluster.yaml | --data-dir D
     silobridge cluster schema   [--crd]
 
@@ -27,12 +28,19 @@ from typing import Any
 
 from silobridge.errors import InvalidInput
 from silobridge_cli import kube
-from silobridge_cli.deploy.compose import compose_files
+from silobridge_cli.deploy.compose import ROUTES_FILE, compose_files
 from silobridge_cli.deploy.crd import cluster_crd_yaml
 from silobridge_cli.deploy.helm import helm_files
-from silobridge_cli.deploy.launcher import DEFAULT_GRACE_S, DEFAULT_READY_TIMEOUT_S, LocalCluster, launch
-from silobridge_cli.deploy.local import local_plan
-from silobridge_cli.deploy.spec import ClusterSpec, cluster_schema, load_cluster
+from silobridge_cli.deploy.launcher import (
+    DEFAULT_GRACE_S,
+    DEFAULT_READY_TIMEOUT_S,
+    LocalCluster,
+    ensure_not_running,
+    launch,
+)
+from silobridge_cli.deploy.live_routes import DROP_FLAG, refuse_dropping_peers
+from silobridge_cli.deploy.local import ROUTE_TABLE_FILE, local_plan
+from silobridge_cli.deploy.spec import ClusterSpec, cluster_schema, load_cluster, with_port_offset
 
 __all__ = ["LocalCluster", "launch", "load_cluster", "local_plan", "register", "render"]
 
@@ -40,12 +48,26 @@ TARGETS = ("helm", "compose", "local")
 PLAN_FILE = "plan.json"
 
 
-def render(spec: ClusterSpec, target: str, out_dir: Path, *, data_dir: Path | None = None) -> list[Path]:
-    """Write the files of ``target`` into ``out_dir``; returns their paths."""
+def render(
+    spec: ClusterSpec,
+    target: str,
+    out_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    drop_peers: bool = False,
+) -> list[Path]:
+    """Write the files of ``target`` into ``out_dir``; returns their paths.
+
+    The compose target refuses to overwrite a route table holding peers that cluster.yaml lacks
+    (added live with ``silobridge peer add``) unless ``drop_peers``; ``routes.yaml`` directly in
+    ``out_dir`` is where earlier versions wrote it."""
     if target == "helm":
         files = helm_files(spec)
     elif target == "compose":
         files = compose_files(spec, out_dir)
+        if not drop_peers:
+            for table in (out_dir / ROUTES_FILE, out_dir / ROUTE_TABLE_FILE):
+                refuse_dropping_peers(spec, table, command="cluster render")
     elif target == "local":
         files = {PLAN_FILE: json.dumps(local_plan(spec, data_dir=data_dir), indent=2) + "\n"}
     else:
@@ -54,6 +76,7 @@ def render(spec: ClusterSpec, target: str, out_dir: Path, *, data_dir: Path | No
     written = []
     for name, content in files.items():
         path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
@@ -66,6 +89,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     def with_file(p: argparse.ArgumentParser, *, required: bool = True) -> None:
         p.add_argument("-f", "--file", type=Path, required=required, help="cluster.yaml")
 
+    def add_port_offset(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--port-offset",
+            type=int,
+            default=0,
+            metavar="N",
+            help="add N to every port this party listens on (not the peers' ports in routes): "
+            "several parties on one host",
+        )
+
+    def add_drop_peers(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            DROP_FLAG,
+            action="store_true",
+            help="overwrite routes.yaml even if it routes peers that cluster.yaml does not "
+            "(added with silobridge peer add)",
+        )
+
     validate = sub.add_parser("validate", help="check cluster.yaml against the schema")
     with_file(validate)
     validate.set_defaults(func=_validate)
@@ -75,6 +116,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rend.add_argument("--target", choices=TARGETS, required=True)
     rend.add_argument("-o", "--out", type=Path, required=True, help="output directory")
     rend.add_argument("--data-dir", type=Path, help="local target: override data_dir")
+    add_port_offset(rend)
+    add_drop_peers(rend)
     rend.set_defaults(func=_render)
 
     up = sub.add_parser("up", help="start this party's services as local processes")
@@ -84,16 +127,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--timeout", type=float, default=DEFAULT_READY_TIMEOUT_S, help="seconds to wait for /readyz"
     )
     up.add_argument("--foreground", action="store_true", help="stay attached; Ctrl-C stops the services")
+    add_port_offset(up)
+    add_drop_peers(up)
     up.set_defaults(func=_up)
 
-    for name, func, text in (("down", _down, "stop the services"), ("status", _status, "show the services")):
+    for name, func, text in (
+        ("down", _down, "stop the services"),
+        ("status", _status, "show the services"),
+        ("restart", _restart, "stop and start the services as cluster up started them"),
+    ):
         p = sub.add_parser(name, help=text)
         with_file(p, required=False)
         p.add_argument("--data-dir", type=Path, help="data dir used by cluster up")
-        if name == "down":
+        if name in ("down", "restart"):
             p.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, help="seconds before SIGKILL")
-        else:
+        if name == "status":
             p.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "restart":
+            p.add_argument(
+                "--service",
+                action="append",
+                metavar="NAME",
+                help="only this process (rollsite-router, flow, node-manager-0, ...); repeatable",
+            )
+            p.add_argument(
+                "--timeout", type=float, default=DEFAULT_READY_TIMEOUT_S, help="seconds to wait for /readyz"
+            )
         p.set_defaults(func=func)
 
     schema = sub.add_parser("schema", help="print the cluster.yaml JSON Schema (or the operator CRD)")
@@ -114,8 +173,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    spec = load_cluster(args.file)
-    for path in render(spec, args.target, args.out, data_dir=args.data_dir):
+    spec = with_port_offset(load_cluster(args.file), args.port_offset)
+    for path in render(spec, args.target, args.out, data_dir=args.data_dir, drop_peers=args.drop_peers):
         print(f"wrote {path}")
     return 0
 
@@ -129,8 +188,12 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _up(args: argparse.Namespace) -> int:
-    spec = load_cluster(args.file)
+    spec = with_port_offset(load_cluster(args.file), args.port_offset)
     plan = local_plan(spec, data_dir=args.data_dir)
+    root = Path(plan["data_dir"])
+    ensure_not_running(root)
+    if not args.drop_peers:
+        refuse_dropping_peers(spec, root / ROUTE_TABLE_FILE, command="cluster up")
     print(
         f"starting party {spec.party_id} ({spec.name}): {len(plan['processes'])} processes, data in {plan['data_dir']}"
     )
@@ -169,6 +232,15 @@ def _down(args: argparse.Namespace) -> int:
     cluster = LocalCluster.attach(_data_dir(args))
     codes = cluster.stop(grace_s=args.grace)
     print(f"stopped {len(codes)} process(es) from {cluster.data_dir}")
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    cluster = LocalCluster.attach(_data_dir(args))
+    restarted = cluster.restart(args.service, grace_s=args.grace, ready_timeout_s=args.timeout)
+    print(f"restarted {len(restarted)} process(es) of party {cluster.party_id} from {cluster.data_dir}")
+    for r in restarted:
+        print(f"  {r.name:<18} pid {r.pid:<8} {r.http_url or ''}")
     return 0
 
 

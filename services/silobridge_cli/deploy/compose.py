@@ -1,6 +1,7 @@
 """``docker-compose.yaml`` for one party: the four services (one container per node-manager), plus
 RabbitMQ / PostgreSQL / a Ray head when cluster.yaml points at them by their compose names
-(``rabbitmq``, ``postgres``); an external broker or database is used as given.
+(``rabbitmq``, ``postgres``); an external broker or database is used as given. The route table is
+``routes/routes.yaml`` beside the compose file, its directory mounted read-only into the router and flow.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from silobridge_cli.deploy import services as svc
-from silobridge_cli.deploy.local import require_shared_bus
+from silobridge_cli.deploy.local import ROUTE_TABLE_FILE, require_shared_bus
 from silobridge_cli.deploy.spec import ClusterSpec, cluster_schema
 from silobridge_cli.deploy.yamlio import dump_yaml
 
 COMPOSE_FILE = "docker-compose.yaml"
-ROUTES_IN_CONTAINER = "/etc/silobridge/routes.yaml"
+# The route table's directory is mounted, not the file: `silobridge peer add` replaces the file by a
+# rename, and a bind-mounted file would keep showing the containers the old inode.
+ROUTES_DIR = "routes"
+ROUTES_DIR_IN_CONTAINER = "/etc/silobridge/routes"
+ROUTES_IN_CONTAINER = f"{ROUTES_DIR_IN_CONTAINER}/{ROUTE_TABLE_FILE}"
+ROUTES_FILE = f"{ROUTES_DIR}/{ROUTE_TABLE_FILE}"  # relative to the compose file
 CERTS_IN_CONTAINER = "/etc/silobridge/certs"
 DATA_IN_CONTAINER = "/data"
 RABBITMQ_IMAGE = "rabbitmq:3.13-management"
@@ -101,7 +107,7 @@ def compose_project(spec: ClusterSpec, out_dir: Path) -> dict[str, Any]:
         "0.0.0.0", DATA_IN_CONTAINER, CERTS_IN_CONTAINER, ROUTES_IN_CONTAINER, listen_host="0.0.0.0"
     )
     image = f"{spec.section('images')['repository']}:{spec.section('images')['tag']}"
-    routes_mount = f"./routes.yaml:{ROUTES_IN_CONTAINER}:ro"
+    routes_mount = f"./{ROUTES_DIR}:{ROUTES_DIR_IN_CONTAINER}:ro"
     certs_mount = f"{_relative(spec.pki_dir, out_dir)}:{CERTS_IN_CONTAINER}:ro"
     infra: dict[str, dict[str, Any]] = {}
     depends: dict[str, Any] = {}
@@ -224,5 +230,5 @@ def compose_files(spec: ClusterSpec, out_dir: Path) -> dict[str, str]:
     header = f"# Rendered by `silobridge cluster render --target compose` for party {spec.party_id}; do not edit.\n"
     return {
         COMPOSE_FILE: header + dump_yaml(doc),
-        "routes.yaml": svc.route_table_yaml(spec),
+        ROUTES_FILE: svc.route_table_yaml(spec),
     }

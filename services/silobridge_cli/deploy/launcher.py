@@ -2,8 +2,11 @@
 
 :func:`launch` is what ``silobridge cluster up`` and the multi-process integration tests use.
 The state (pids, ports, URLs, logs) is written to ``<data_dir>/cluster-state.json`` so that a
-later ``silobridge cluster down``/``status`` (another process) can find the services again;
-:meth:`LocalCluster.attach` reads it back and checks each pid still is the process it started.
+later ``silobridge cluster down``/``status``/``restart`` (another process) can find the services
+again; :meth:`LocalCluster.attach` reads it back and checks each pid still is the process it started.
+The file also keeps each process's command and plan environment, so that ``restart`` starts it
+again exactly as ``up`` did (same ports, no files rewritten); it may hold the bus and database
+URLs with their passwords, so it is written readable by its owner only.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class ProcessRecord:
     ready: dict[str, str]
     start_time: str | None = None  # /proc start time, to detect pid reuse
     http_url: str | None = None
+    env: dict[str, str] | None = None  # the plan's variables, to start it again (None: older state file)
+    service: str | None = None  # the plan's "service" (flow, rollsite-router, ...), if any
 
 
 @dataclass
@@ -110,7 +115,10 @@ class LocalCluster:
             "processes": [asdict(r) for r in self.records],
         }
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(json.dumps(state, indent=2))
         tmp.replace(self.state_file)
 
     def alive(self, record: ProcessRecord) -> bool:
@@ -128,15 +136,26 @@ class LocalCluster:
             )
         return out
 
-    def wait_ready(self, timeout_s: float = DEFAULT_READY_TIMEOUT_S) -> None:
-        """Block until every process answers ready; stop everything and raise if one exits or times out."""
+    def wait_ready(
+        self, timeout_s: float = DEFAULT_READY_TIMEOUT_S, records: list[ProcessRecord] | None = None
+    ) -> None:
+        """Block until every process (or each of ``records``) answers ready; if one exits or times
+        out, stop those waited for (everything by default) and raise."""
         deadline = time.monotonic() + timeout_s
-        pending = list(self.records)
+        pending = list(self.records if records is None else records)
+
+        def give_up() -> None:
+            if records is None:
+                self.stop()
+            else:
+                self._stop_records(records, DEFAULT_GRACE_S)
+                self.write_state()
+
         while pending:
             for r in list(pending):
                 if not self.alive(r):
                     code = self._popen[r.name].returncode if r.name in self._popen else None
-                    self.stop()
+                    give_up()
                     raise ClusterStartError(
                         f"{r.name} exited during start-up (exit code {code}); last lines of {r.log}:\n"
                         + _tail(Path(r.log))
@@ -146,7 +165,7 @@ class LocalCluster:
             if pending and time.monotonic() > deadline:
                 names = ", ".join(r.name for r in pending)
                 logs = "\n".join(f"--- {r.name} ({r.log}):\n{_tail(Path(r.log))}" for r in pending)
-                self.stop()
+                give_up()
                 raise ClusterStartError(f"not ready after {timeout_s:.0f} s: {names}\n{logs}")
             if pending:
                 time.sleep(_POLL_S)
@@ -156,9 +175,54 @@ class LocalCluster:
 
         Returns name -> exit code (None when the process was not our child, or had already gone).
         """
-        for url in self.urls.values():
-            credentials.forget(url)
-        running = [r for r in reversed(self.records) if self.alive(r)]
+        codes = self._stop_records(self.records, grace_s)
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()
+        return codes
+
+    def restart(
+        self,
+        names: list[str] | None = None,
+        *,
+        grace_s: float = DEFAULT_GRACE_S,
+        ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
+        base_env: Mapping[str, str] | None = None,
+    ) -> list[ProcessRecord]:
+        """Stop the named processes (default: all), start them again with the command and plan
+        environment they were started with, and wait until they are ready. Nothing else is touched:
+        files such as ``routes.yaml`` are not rewritten, the other processes keep running."""
+        known = [r.name for r in self.records]
+        unknown = [n for n in names or [] if n not in known]
+        if unknown:
+            raise InvalidInput(
+                f"no process {', '.join(map(repr, unknown))} in {self.data_dir}: one of {', '.join(known)}"
+            )
+        chosen = [r for r in self.records if names is None or r.name in names]
+        old = [r.name for r in chosen if r.env is None]
+        if old:
+            raise InvalidInput(
+                f"{self.state_file} has no environment for {', '.join(old)} (started by an older "
+                "silobridge): run silobridge cluster down, then up"
+            )
+        self._stop_records(chosen, grace_s)
+        inherited = _inherited_env(base_env)
+        try:
+            for r in chosen:
+                proc = _spawn(r.argv, r.env or {}, inherited, Path(r.log))
+                self._popen[r.name] = proc
+                r.pid, r.start_time = proc.pid, _start_time(proc.pid)
+        finally:
+            self.write_state()
+        self.wait_ready(ready_timeout_s, records=chosen)
+        _remember_flow_token(self, chosen)
+        return chosen
+
+    def _stop_records(self, records: list[ProcessRecord], grace_s: float) -> dict[str, int | None]:
+        """SIGTERM, wait, SIGKILL: :meth:`stop` for some of the processes; the state file is kept."""
+        for r in records:
+            if r.http_url:
+                credentials.forget(r.http_url)
+        running = [r for r in reversed(records) if self.alive(r)]
         for r in running:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(r.pid, signal.SIGTERM)
@@ -170,12 +234,9 @@ class LocalCluster:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(r.pid, signal.SIGKILL)
         codes: dict[str, int | None] = {}
-        for r in self.records:
-            proc = self._popen.get(r.name)
+        for r in records:
+            proc = self._popen.pop(r.name, None)
             codes[r.name] = proc.wait() if proc is not None else None
-        self._popen.clear()
-        with contextlib.suppress(FileNotFoundError):
-            self.state_file.unlink()
         return codes
 
     def __enter__(self) -> LocalCluster:
@@ -210,35 +271,33 @@ def launch(
             + " (certificates: silobridge pki demo --dir DIR --parties ...)"
         )
     (root / LOG_DIR).mkdir(parents=True, exist_ok=True)
-    if (root / STATE_FILE).exists():
-        existing = LocalCluster.attach(root)
-        if any(existing.alive(r) for r in existing.records):
-            raise InvalidInput(f"a cluster is already running from {root}; run silobridge cluster down first")
+    ensure_not_running(root)
     for name, content in plan.get("files", {}).items():
         (root / name).write_text(content, encoding="utf-8")
-    inherited = dict(os.environ if base_env is None else base_env)
-    inherited = {k: v for k, v in inherited.items() if not k.startswith("SILOBRIDGE_")}
+    inherited = _inherited_env(base_env)
     processes = _assign_free_ports(plan["processes"])
     cluster = LocalCluster(root, [], dict(plan.get("endpoints", {})), plan.get("party_id"))
     try:
         for spec in processes:
             argv = _resolve_argv(list(spec["argv"]))
             log_path = root / LOG_DIR / f"{spec['name']}.log"
-            env = {**inherited, "PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in spec["env"].items()}}
-            with open(log_path, "ab") as log:
-                proc = subprocess.Popen(
-                    argv,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
+            env = {k: str(v) for k, v in spec["env"].items()}
+            proc = _spawn(argv, env, inherited, log_path)
             ready = dict(spec["ready"])
             url = f"http://{ready['http']}" if "http" in ready else None
             cluster._popen[spec["name"]] = proc
             cluster.records.append(
-                ProcessRecord(spec["name"], proc.pid, argv, str(log_path), ready, _start_time(proc.pid), url)
+                ProcessRecord(
+                    spec["name"],
+                    proc.pid,
+                    argv,
+                    str(log_path),
+                    ready,
+                    _start_time(proc.pid),
+                    url,
+                    env,
+                    spec.get("service"),
+                )
             )
         cluster.write_state()
     except BaseException:
@@ -246,17 +305,45 @@ def launch(
         raise
     if wait:
         cluster.wait_ready(ready_timeout_s)
-        _remember_flow_token(cluster, processes)
+        _remember_flow_token(cluster, cluster.records)
     return cluster
 
 
-def _remember_flow_token(cluster: LocalCluster, processes: list[dict[str, Any]]) -> None:
+def ensure_not_running(root: Path) -> None:
+    """Refuse to start a second cluster from the same data dir while a process of the first lives."""
+    if (root / STATE_FILE).exists():
+        existing = LocalCluster.attach(root)
+        if any(existing.alive(r) for r in existing.records):
+            raise InvalidInput(f"a cluster is already running from {root}; run silobridge cluster down first")
+
+
+def _inherited_env(base_env: Mapping[str, str] | None) -> dict[str, str]:
+    """What a process inherits: ``base_env`` (default: ours) without any ``SILOBRIDGE_*`` variable."""
+    inherited = dict(os.environ if base_env is None else base_env)
+    return {k: v for k, v in inherited.items() if not k.startswith("SILOBRIDGE_")}
+
+
+def _spawn(
+    argv: list[str], env: Mapping[str, str], inherited: Mapping[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """One process in its own session, its output appended to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            env={**inherited, "PYTHONUNBUFFERED": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def _remember_flow_token(cluster: LocalCluster, records: list[ProcessRecord]) -> None:
     """Let drivers in this process reach the started flow with its admin token (bootstrap file)."""
-    for spec in processes:
-        url = cluster.urls.get(spec["name"])
-        if spec.get("service") != "flow" or url is None:
+    for r in records:
+        if r.service != "flow" or r.http_url is None or r.env is None:
             continue
-        env = spec["env"]
+        url, env = r.http_url, r.env
         if env.get("SILOBRIDGE_ADMIN_TOKEN_FILE"):
             credentials.remember(
                 url, credentials.read_token_file(Path(env["SILOBRIDGE_ADMIN_TOKEN_FILE"])), cluster.party_id

@@ -227,6 +227,45 @@ def parse_cluster(doc: Any, *, base_dir: Path = Path("."), source: str = "cluste
     return ClusterSpec(raw=doc, base_dir=base_dir)
 
 
+# Ports this party listens on, as (section, field); the Ray port only where the Ray head runs
+# here. Peers' ports (``routes``) are other parties' and never shifted.
+LISTEN_PORTS = (
+    ("router", "port"),
+    ("router", "http_port"),
+    ("cluster_manager", "http_port"),
+    ("nodes", "http_port"),
+    ("flow", "port"),
+    ("ray", "port"),
+)
+
+
+def with_port_offset(spec: ClusterSpec, offset: int) -> ClusterSpec:
+    """``spec`` with every port this party listens on moved by ``offset`` (``--port-offset``), so
+    that several parties (or several users' copies of one) share a host. Port 0 ("pick a free
+    one") stays 0. Refuses, naming each port, an offset that moves one outside 1..65535."""
+    if offset == 0:
+        return spec
+    raw = copy.deepcopy(spec.raw)
+    problems = []
+    for section, field in LISTEN_PORTS:
+        if section == "ray" and not raw["ray"]["head"]:
+            continue
+        port = int(raw[section][field])
+        if port == 0:
+            continue
+        # outside Kubernetes node-manager i listens on nodes.http_port + i: the last one must fit too
+        last = int(raw["nodes"]["replicas"]) - 1 if section == "nodes" else 0
+        if port + offset < 1:
+            problems.append(f"{section}.{field} {port} would be {port + offset}")
+        elif port + last + offset > 65535:
+            node = f" (node-manager-{last} at {port + last})" if last else ""
+            problems.append(f"{section}.{field} {port}{node} would be {port + last + offset}")
+        raw[section][field] = port + offset
+    if problems:
+        raise InvalidInput(f"--port-offset {offset} moves ports outside 1..65535: " + "; ".join(problems))
+    return ClusterSpec(raw=raw, base_dir=spec.base_dir)
+
+
 def load_cluster(path: Path) -> ClusterSpec:
     """Read, parse (yaml.safe_load) and validate a cluster.yaml file; paths in it are relative to it."""
     path = Path(path)

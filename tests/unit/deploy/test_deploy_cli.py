@@ -30,7 +30,7 @@ def test_validate_reports_the_path(tmp_path: Path, capsys: pytest.CaptureFixture
     ("target", "files"),
     [
         ("helm", ["values.yaml"]),
-        ("compose", ["docker-compose.yaml", "routes.yaml"]),
+        ("compose", ["docker-compose.yaml", "routes"]),
         ("local", ["plan.json"]),
     ],
 )

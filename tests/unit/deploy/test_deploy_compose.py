@@ -76,16 +76,20 @@ def test_service_specific_environment(tmp_path: Path) -> None:
     assert router["SILOBRIDGE_CHUNK_BYTES"] == "1048576"
     assert router["SILOBRIDGE_CERT_DIR"] == "/etc/silobridge/certs"
     assert services["rollsite-router"]["ports"] == ["9370:9370"]
-    mounts = services["rollsite-router"]["volumes"]
-    assert f"{router['SILOBRIDGE_ROUTE_TABLE']}:ro" in [m.split(":", 1)[1] for m in mounts]
+    # the route table's directory is mounted, so that a file replaced by `peer add` (a rename) is seen
+    assert router["SILOBRIDGE_ROUTE_TABLE"] == "/etc/silobridge/routes/routes.yaml"
+    for name in ("rollsite-router", "flow"):
+        assert services[name]["environment"]["SILOBRIDGE_ROUTE_TABLE"] == router["SILOBRIDGE_ROUTE_TABLE"]
+        assert "./routes:/etc/silobridge/routes:ro" in services[name]["volumes"]
+        assert not any("routes.yaml" in m for m in services[name]["volumes"])
     nodes = [services[f"node-manager-{i}"]["environment"] for i in (0, 1)]
     assert [n["SILOBRIDGE_NODE_ID"] for n in nodes] == ["bank-a-node-0", "bank-a-node-1"]
     assert {n["SILOBRIDGE_COMPUTE_BACKEND"] for n in nodes} == {"ray"}
     assert {n["SILOBRIDGE_COMPUTE_WORKERS"] for n in nodes} == {"4"}
     assert {n["SILOBRIDGE_RAY_ADDRESS"] for n in nodes} == {"ray-head:6379"}
     assert services["flow"]["ports"] == ["127.0.0.1:9380:9380"]  # flow: this host's loopback only
-    # the route table written beside the compose file is the one mounted
-    table = yaml.safe_load((tmp_path / "routes.yaml").read_text())
+    # the route table written into the mounted directory beside the compose file
+    table = yaml.safe_load((tmp_path / "routes" / "routes.yaml").read_text())
     assert table == {
         "self": 9999,
         "routes": {

@@ -66,6 +66,15 @@ def test_party_starts_registers_its_nodes_and_stops(broker: str, tmp_path: Path)
             time.sleep(0.2)
         up = httpx.get(party.urls["flow"] + "/metrics", trust_env=False).text
         assert 'silobridge_service_up{party="9999",service="flow"} 1.0' in up
+        # `cluster restart --service flow`: the same port, the rest of the party untouched
+        before = dict(party.pids)
+        party.restart(["flow"], ready_timeout_s=90)
+        assert party.pids["flow"] != before["flow"]
+        assert {n: p for n, p in party.pids.items() if n != "flow"} == {
+            n: p for n, p in before.items() if n != "flow"
+        }
+        up = httpx.get(party.urls["flow"] + "/metrics", trust_env=False).text
+        assert 'silobridge_service_up{party="9999",service="flow"} 1.0' in up
     finally:
         codes = party.stop()
     assert codes == dict.fromkeys(party.pids, 0)  # every service drained and exited cleanly on SIGTERM

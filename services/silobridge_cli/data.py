@@ -112,7 +112,7 @@ def _example(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    data = subparsers.add_parser("data", help="upload and list this party's tables")
+    data = subparsers.add_parser("data", help="upload and list this party's tables, or write example CSVs")
     sub = data.add_subparsers(dest="data_command", required=True)
 
     upload = sub.add_parser("upload", help="upload a CSV as a table of this party")

@@ -17,7 +17,7 @@ import threading
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from silobridge.errors import ComponentError
 
@@ -69,14 +69,27 @@ class PluginSpec(Params):
 ModelSpec = Annotated[MLPSpec | LayersSpec | PluginSpec, Field(discriminator="kind")]
 
 
-def require_torch() -> Any:
+def require_torch(needed_for: str = "homo_nn needs PyTorch at every client") -> Any:
     try:
         import torch
     except ImportError:
         raise ComponentError(
-            "homo_nn needs PyTorch at every client: pip install 'silobridge[torch]'"
+            f"{needed_for}: install the torch extra, pip install 'silobridge[torch]'"
         ) from None
     return torch
+
+
+def spec_from_json(text: str) -> dict[str, Any]:
+    """A saved spec (a model's ``architecture``) checked against the same allow-lists as a job's:
+    a stored model names no more code than a job may."""
+    try:
+        spec = TypeAdapter(ModelSpec).validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(spec)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ComponentError(f"the model's architecture is not a valid network spec: {problems}") from None
+    return spec.model_dump()
 
 
 def build(spec: dict[str, Any], features: int, classes: int, *, seed: int | None = None) -> Any:
@@ -140,6 +153,19 @@ def _plugin(torch: Any, spec: dict[str, Any], features: int, classes: int) -> An
 def flat_parameters(module: Any) -> np.ndarray:
     """Every trainable parameter, in the module's order, as one float64 vector."""
     return np.concatenate([p.detach().cpu().numpy().astype(np.float64).ravel() for p in module.parameters()])
+
+
+def parameter_count(module: Any) -> int:
+    return sum(int(p.numel()) for p in module.parameters())
+
+
+def probabilities(module: Any, features: np.ndarray) -> np.ndarray:
+    """Softmax scores (rows x classes, float64) of ``module`` in evaluation mode."""
+    torch = require_torch()
+    module.eval()
+    with torch.no_grad():
+        X = torch.from_numpy(np.asarray(features, dtype=np.float32))
+        return np.asarray(torch.softmax(module(X), dim=1).numpy(), dtype=np.float64)
 
 
 def load_flat(module: Any, flat: np.ndarray) -> None:

@@ -12,6 +12,7 @@ from silobridge.errors import ComponentError
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
 from silobridge.testing.datasets import horizontal_split
+from silobridge.testing.stored import predict_alone
 
 ARBITER = 9
 FAST = {"seed": 7, "rounds": 20, "local_epochs": 2, "batch_size": 64, "learning_rate": 0.5}
@@ -85,13 +86,10 @@ def test_every_party_ends_with_the_global_model(secure: FederatedRun, split: lis
 def test_the_standard_predict_scores_a_client_rows_with_its_model(
     secure: FederatedRun, split: list[Table]
 ) -> None:
-    model = secure.result(2).model
-    pred = run_component(
-        "predict", {"guest": [2]}, inputs={2: {"data": split[1]}}, input_models={2: {"model": model}}
-    )
+    pred = predict_alone(secure.result(2).model, split[1], party=2)
     pred.raise_any()
     scores = pred.result(2).tables["predictions"].features[:, 0]
-    assert np.allclose(scores, secure.result(2).tables["predictions"].features[:, 0])
+    assert np.allclose(scores, secure.result(2).tables["predictions"].features[:, 0], rtol=0, atol=1e-9)
     assert pred.result(2).summary["auc"] > 0.98
     assert pred.hub.sent == []  # a homo model predicts on its own rows: nothing crosses
 
@@ -104,17 +102,33 @@ def test_early_stopping_on_the_aggregated_validation_loss(split: list[Table]) ->
     assert all(losses[-3] - later < 0.01 for later in losses[-2:])  # stopped: no gain of tol in 2 rounds
 
 
-def test_multiclass_softmax_matches_centralised_accuracy() -> None:
+@pytest.fixture(scope="module")
+def iris() -> tuple[np.ndarray, np.ndarray]:
     data = load_iris()
-    X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
-    y = data.target.astype(np.float64)
-    run = _train(horizontal_split(X, y, 3, seed=2), classes=3, rounds=30, batch_size=16, learning_rate=0.3)
+    return (data.data - data.data.mean(axis=0)) / data.data.std(axis=0), data.target.astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def iris_split(iris: tuple[np.ndarray, np.ndarray]) -> list[Table]:
+    return horizontal_split(*iris, 3, seed=2)
+
+
+@pytest.fixture(scope="module")
+def multiclass(iris_split: list[Table]) -> FederatedRun:
+    return _train(iris_split, classes=3, rounds=30, batch_size=16, learning_rate=0.3)
+
+
+def test_multiclass_softmax_matches_centralised_accuracy(
+    multiclass: FederatedRun, iris: tuple[np.ndarray, np.ndarray]
+) -> None:
+    X, y = iris
     baseline = LogisticRegression(max_iter=1000).fit(X, y).score(X, y)
-    preds = [run.result(p).tables["predictions"] for p in (1, 2, 3)]
-    assert preds[0].feature_names == ["score_0", "score_1", "score_2"]
-    correct = sum(int(np.sum(np.argmax(t.features, axis=1) == t.label)) for t in preds)
+    preds = [multiclass.result(p).tables["predictions"] for p in (1, 2, 3)]
+    assert preds[0].feature_names == ["score_0", "score_1", "score_2", "predicted"]
+    correct = sum(int(np.sum(t.features[:, 3] == t.label)) for t in preds)
     assert correct / len(y) >= baseline - 0.03, (correct / len(y), baseline)
-    assert run.result(1).model["weights"].shape == (4, 3)  # type: ignore[index]
+    assert np.array_equal(preds[0].features[:, 3], np.argmax(preds[0].features[:, :3], axis=1))
+    assert multiclass.result(1).model["weights"].shape == (4, 3)  # type: ignore[index]
 
 
 def test_fedprox_keeps_local_models_near_the_global_one(split: list[Table]) -> None:
@@ -134,3 +148,54 @@ def test_clients_with_different_columns_are_refused(split: list[Table]) -> None:
     )
     with pytest.raises(ComponentError, match="disagree on the table layout"):
         _train([split[0], other], rounds=1)
+
+
+def test_the_standard_predict_scores_multiclass_rows_as_the_training_task_did(
+    multiclass: FederatedRun, iris_split: list[Table]
+) -> None:
+    trained = multiclass.result(3).tables["predictions"]
+    pred = predict_alone(multiclass.result(3).model, iris_split[2], party=3)
+    pred.raise_any()
+    scored = pred.result(3).tables["predictions"]
+    assert scored.feature_names == trained.feature_names == ["score_0", "score_1", "score_2", "predicted"]
+    assert list(scored.ids) == list(trained.ids)
+    np.testing.assert_allclose(scored.features, trained.features, rtol=0, atol=1e-9)
+    assert pred.result(3).summary["accuracy"] == multiclass.result(3).summary["train_accuracy"] > 0.9
+    assert pred.hub.sent == []  # nothing crosses a router
+
+
+def test_the_arbiter_model_scores_too_and_a_model_that_does_not_fit_the_table_is_refused(
+    multiclass: FederatedRun, iris_split: list[Table]
+) -> None:
+    arbiter = multiclass.result(ARBITER).model
+    pred = predict_alone(arbiter, iris_split[0], party=1)  # no column names: the shape is what is checked
+    pred.raise_any()
+    np.testing.assert_allclose(
+        pred.result(1).tables["predictions"].features,
+        multiclass.result(1).tables["predictions"].features,
+        rtol=0,
+        atol=1e-9,
+    )
+    t = iris_split[0]
+    narrow = Table(ids=t.ids, features=t.features[:, :3], feature_names=t.feature_names[:3], label=t.label)
+    with pytest.raises(
+        ComponentError, match=r"weights \(4, 3\) and intercept \(3,\), where 3 feature columns"
+    ):
+        predict_alone(arbiter, narrow, party=1).raise_any()
+    renamed = Table(ids=t.ids, features=t.features, feature_names=["a", *t.feature_names[1:]], label=t.label)
+    with pytest.raises(ComponentError, match="column 0 is 'a' in the table, 'x0' in the model"):
+        predict_alone(multiclass.result(1).model, renamed, party=1).raise_any()
+
+
+def test_a_homo_model_in_a_predict_job_with_hosts_is_refused(
+    secure: FederatedRun, split: list[Table]
+) -> None:
+    run = run_component(
+        "predict",
+        {"guest": [1], "host": [2]},
+        inputs={1: {"data": split[0]}, 2: {"data": split[1]}},
+        input_models={1: {"model": secure.result(1).model}, 2: {"model": secure.result(2).model}},
+        recv_timeout_s=5,
+    )
+    with pytest.raises(ComponentError, match="scores one party's own rows"):
+        run.raise_any()

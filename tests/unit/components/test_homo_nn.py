@@ -12,10 +12,11 @@ import pytest
 from sklearn.datasets import load_digits
 
 from silobridge.components import registry
-from silobridge.errors import InvalidInput
+from silobridge.errors import ComponentError, InvalidInput
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
 from silobridge.testing.datasets import horizontal_split
+from silobridge.testing.stored import predict_alone
 
 pytestmark = pytest.mark.torch
 
@@ -55,9 +56,14 @@ def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def secure(digits: tuple[np.ndarray, ...]) -> FederatedRun:
+def split(digits: tuple[np.ndarray, ...]) -> list[Table]:
     X, y, _, _ = digits
-    return _train(horizontal_split(X, y, 3, seed=2), secure_aggregation=True)
+    return horizontal_split(X, y, 3, seed=2)
+
+
+@pytest.fixture(scope="module")
+def secure(split: list[Table]) -> FederatedRun:
+    return _train(split, secure_aggregation=True)
 
 
 def _accuracy(parameters: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
@@ -194,3 +200,61 @@ def _evil_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("evil_model_module", None)
     return marker
+
+
+def test_the_standard_predict_scores_rows_as_the_training_task_did(
+    secure: FederatedRun, split: list[Table]
+) -> None:
+    trained = secure.result(2).tables["predictions"]
+    pred = predict_alone(secure.result(2).model, split[1], party=2)
+    pred.raise_any()
+    scored = pred.result(2).tables["predictions"]
+    assert scored.feature_names == trained.feature_names == [*(f"score_{k}" for k in range(10)), "predicted"]
+    assert list(scored.ids) == list(trained.ids)
+    np.testing.assert_allclose(scored.features, trained.features, rtol=0, atol=1e-6)  # float32 network
+    assert pred.result(2).summary["accuracy"] == secure.result(2).summary["train_accuracy"] > 0.9
+    assert pred.hub.sent == []  # a homo model predicts on its own rows: nothing crosses
+
+
+def test_predict_refuses_a_model_that_does_not_fit_the_table(
+    secure: FederatedRun, split: list[Table]
+) -> None:
+    model = dict(secure.result(2).model)  # type: ignore[arg-type]
+    t = split[1]
+    narrow = Table(ids=t.ids, features=t.features[:, :60], feature_names=t.feature_names[:60], label=t.label)
+    with pytest.raises(ComponentError, match="60 columns vs the model's 64"):
+        predict_alone(model, narrow, party=2).raise_any()
+    del model["feature_names"]
+    with pytest.raises(
+        ComponentError, match="on 60 feature columns and 10 classes has 2282 parameters, the model 2410"
+    ):
+        predict_alone(model, narrow, party=2).raise_any()
+    with pytest.raises(
+        ComponentError, match="no architecture: the arbiter keeps only the averaged parameters"
+    ):
+        predict_alone(secure.result(ARBITER).model, t, party=2).raise_any()
+
+
+def test_a_model_whose_architecture_names_code_is_refused_and_nothing_is_imported(
+    secure: FederatedRun, split: list[Table], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = _evil_module(tmp_path, monkeypatch)
+    model = {
+        **secure.result(2).model,
+        "architecture": np.array('{"kind": "module", "path": "evil_model_module"}'),
+    }  # type: ignore[dict-item]
+    with pytest.raises(ComponentError, match="not a valid network spec"):
+        predict_alone(model, split[1], party=2).raise_any()
+    assert "evil_model_module" not in sys.modules
+    assert not marker.exists()
+
+
+def test_predict_without_torch_names_the_extra(
+    secure: FederatedRun, split: list[Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # ``import torch`` now fails as if it were missing
+    with pytest.raises(
+        ComponentError,
+        match=r"needs PyTorch at this party: install the torch extra, pip install 'silobridge\[torch\]'",
+    ):
+        predict_alone(secure.result(2).model, split[1], party=2).raise_any()

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from silobridge.components import homo_predict
 from silobridge.components.hetero_lr.common import (
     batches,
     check_plan,
@@ -177,6 +178,9 @@ def _predictions(ctx: TaskContext, table: Table, weights: np.ndarray, intercept:
 def predict(ctx: TaskContext) -> TaskResult:
     table = ctx.input("data")
     finite_features(table, ctx)
+    homo = homo_predict.component_of(ctx.input_models.get("model"))
+    if homo is not None:  # a horizontal model scores this party's own rows alone
+        return homo_predict.predict(ctx, table, ctx.input_models["model"], homo)
     w = model_weights(ctx, table.feature_names)
     model = ctx.input_models["model"]
     if "intercept" not in model:

@@ -270,15 +270,22 @@ def client_predictions(
     """A client's scores of its own rows under the global model (``proba``: rows x classes), with
     train accuracy (and AUC when binary) added to ``summary`` and logged as metrics."""
     summary["train_accuracy"] = float(np.mean(np.argmax(proba, axis=1) == y))
-    if proba.shape[1] == 2:
-        scores, names = proba[:, 1:], ["score"]
-        if y.min() != y.max():
-            summary["train_auc"] = metrics.auc(y, proba[:, 1])
-    else:
-        scores, names = proba, [f"score_{k}" for k in range(proba.shape[1])]
+    if proba.shape[1] == 2 and y.min() != y.max():
+        summary["train_auc"] = metrics.auc(y, proba[:, 1])
     for name in ("train_auc", "train_accuracy"):
         if name in summary:
             ctx.log_metric(name, summary[name], rounds)
+    return predictions_table(table, proba)
+
+
+def predictions_table(table: Table, proba: np.ndarray) -> Table:
+    """The ``predictions`` of a homo model, from training and from the standard ``predict`` alike:
+    binary ``score`` = P(y = 1); multiclass ``score_0..score_{K-1}`` and the ``predicted`` class."""
+    if proba.shape[1] == 2:
+        scores, names = proba[:, 1:], ["score"]
+    else:
+        scores = np.column_stack([proba, np.argmax(proba, axis=1)])
+        names = [f"score_{k}" for k in range(proba.shape[1])] + ["predicted"]
     return Table(
         ids=table.ids,
         features=scores,

@@ -66,7 +66,7 @@ def train(ctx: TaskContext) -> TaskResult:
         ctx.progress((rnd + 1) / rounds)
         if bool(verdict["stop"]):
             break
-    return _result(ctx, torch, module, table, X, y, classes, spec, history)
+    return _result(ctx, module, table, y, classes, spec, history)
 
 
 def _loss(torch: Any, module: Any, X: Any, target: Any) -> float:
@@ -104,18 +104,14 @@ def _local_training(
 
 def _result(
     ctx: TaskContext,
-    torch: Any,
     module: Any,
     table: Table,
-    X: Any,
     y: np.ndarray,
     classes: int,
     spec: dict[str, Any],
     history: list[float],
 ) -> TaskResult:
-    module.eval()
-    with torch.no_grad():
-        p = torch.softmax(module(X), dim=1).numpy().astype(np.float64)
+    p = nn.probabilities(module, table.features)  # the standard predict scores the same way
     summary = {"rounds": float(len(history)), "validation_loss": history[-1]}
     dp_summary(ctx, len(history), summary)
     predictions = client_predictions(ctx, table, p, y, summary, len(history))

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from silobridge.errors import ComponentError
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
-from silobridge.testing.datasets import horizontal_split
+from silobridge.testing.datasets import horizontal_split, label_skew_split
 from silobridge.testing.stored import predict_alone
 
 ARBITER = 9
@@ -199,3 +199,53 @@ def test_a_homo_model_in_a_predict_job_with_hosts_is_refused(
     )
     with pytest.raises(ComponentError, match="scores one party's own rows"):
         run.raise_any()
+
+
+def test_label_skew_split_gives_each_client_a_different_label_mix(
+    cancer: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = cancer
+    skewed = label_skew_split(X, y, 3, alpha=0.1, seed=0)
+    again = label_skew_split(X, y, 3, alpha=0.1, seed=0)
+    assert all(np.array_equal(a.ids, b.ids) for a, b in zip(skewed, again, strict=True))  # seeded
+    ids = np.concatenate([t.ids for t in skewed])
+    assert len(set(ids)) == len(ids) == len(y)  # every row at exactly one client
+    assert min(t.rows for t in skewed) >= 10
+
+    def widest_gap(tables: list[Table]) -> float:  # a client's share of positives vs everyone's
+        return max(abs(float(t.label.mean()) - float(y.mean())) for t in tables)  # type: ignore[union-attr]
+
+    assert widest_gap(skewed) > 0.3
+    assert widest_gap(label_skew_split(X, y, 3, alpha=100.0, seed=0)) < 0.05  # large alpha: near IID
+
+
+def _drift_and_accuracy(run: FederatedRun, clients: int) -> tuple[float, float]:
+    """Mean distance of the clients' local models from the round's global model (the
+    ``local_drift`` metric), and the final global model's accuracy on every client's rows."""
+    drift = [v for p in range(1, clients + 1) for name, v, _ in run.metrics[p] if name == "local_drift"]
+    preds = [run.result(p).tables["predictions"] for p in range(1, clients + 1)]
+    right = sum(int(np.sum((t.features[:, 0] >= 0.5) == t.label)) for t in preds)
+    return float(np.mean(drift)), right / sum(t.rows for t in preds)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fedprox_on_label_skewed_clients_keeps_them_near_the_global_model_at_fedavg_accuracy(
+    cancer: tuple[np.ndarray, np.ndarray], seed: int
+) -> None:
+    """Strong label skew (Dirichlet 0.1: a client holds mostly one class) and long local training.
+    FedProx does not beat FedAvg's accuracy here (a convex model; across 12 seeds the two differ
+    by under 0.4 points either way); what it robustly does is keep the local models near the
+    global one (about 0.4x FedAvg's drift at mu 0.1)."""
+    tables = label_skew_split(*cancer, 3, alpha=0.1, seed=seed)
+    skewed = {
+        "secure_aggregation": False,
+        "rounds": 10,
+        "local_epochs": 20,
+        "batch_size": 32,
+        "early_stop": False,
+    }
+    fedavg_drift, fedavg_acc = _drift_and_accuracy(_train(tables, mu=0.0, **skewed), 3)
+    fedprox_drift, fedprox_acc = _drift_and_accuracy(_train(tables, mu=0.1, **skewed), 3)
+    assert fedprox_drift < 0.6 * fedavg_drift, (fedprox_drift, fedavg_drift)
+    assert fedprox_acc >= fedavg_acc - 0.01, (fedprox_acc, fedavg_acc)
+    assert fedavg_acc > 0.95

@@ -15,7 +15,7 @@ from silobridge.components import registry
 from silobridge.errors import ComponentError, InvalidInput
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
-from silobridge.testing.datasets import horizontal_split
+from silobridge.testing.datasets import horizontal_split, label_skew_split
 from silobridge.testing.stored import predict_alone
 
 pytestmark = pytest.mark.torch
@@ -258,3 +258,23 @@ def test_predict_without_torch_names_the_extra(
         match=r"needs PyTorch at this party: install the torch extra, pip install 'silobridge\[torch\]'",
     ):
         predict_alone(secure.result(2).model, split[1], party=2).raise_any()
+
+
+@pytest.mark.parametrize("split_seed", [0, 1])
+def test_fedprox_beats_fedavg_on_label_skewed_digits(split_seed: int) -> None:
+    """Two clients, digits dealt by Dirichlet(0.1) per class (each holds few images of some digits).
+    Across 18 (split, training) seed pairs FedProx (mu 0.01) ended ahead of FedAvg every time, by
+    0.1 to 17.5 points; here only "ahead" is asserted, and that the local models drift less."""
+    data = load_digits()
+    tables = label_skew_split(data.data / 16.0, data.target.astype(np.float64), 2, alpha=0.1, seed=split_seed)
+    results = {}
+    for mu in (0.0, 0.01):
+        run = _train(tables, mu=mu, rounds=10, secure_aggregation=False)
+        right = sum(
+            run.result(p).summary["train_accuracy"] * t.rows for p, t in zip((1, 2), tables, strict=True)
+        )
+        drift = [v for p in (1, 2) for name, v, _ in run.metrics[p] if name == "local_drift"]
+        results[mu] = (right / sum(t.rows for t in tables), float(np.mean(drift)))
+    (fedavg_acc, fedavg_drift), (fedprox_acc, fedprox_drift) = results[0.0], results[0.01]
+    assert fedprox_acc > fedavg_acc, (fedprox_acc, fedavg_acc)
+    assert fedprox_drift < 0.8 * fedavg_drift, (fedprox_drift, fedavg_drift)

@@ -46,6 +46,7 @@ def train(ctx: TaskContext) -> TaskResult:
         local = _local_training(
             ctx, X[train_rows], y[train_rows], w, rnd, np.random.default_rng([seed, ctx.party_id, rnd])
         )
+        ctx.log_metric("local_drift", float(np.linalg.norm(local - w)), rnd)  # FedProx keeps it small
         local = private_update(ctx, local, w, rnd)
         n, n_val = float(len(train_rows)), float(len(val_rows))
         client.send(rnd, np.r_[n * local.ravel(), n, n_val * val_loss, n_val])

@@ -57,6 +57,7 @@ def train(ctx: TaskContext) -> TaskResult:
         ctx.log_metric("local_validation_loss", val_loss, rnd)
         global_w = nn.flat_parameters(module)
         local = _local_training(ctx, torch, module, X[train_rows], target[train_rows], rnd, shuffle)
+        ctx.log_metric("local_drift", float(np.linalg.norm(local - global_w)), rnd)
         local = private_update(ctx, local, global_w, rnd)
         n, n_val = float(len(train_rows)), float(len(val_rows))
         client.send(rnd, np.r_[n * local, n, n_val * val_loss, n_val])

@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from silobridge.errors import ComponentError
+from silobridge.ml.protocol import ABORT_NAME
 from silobridge.table import Table
 from silobridge.testing import FederatedRun, run_component
 from silobridge.testing.datasets import horizontal_split, label_skew_split
@@ -199,6 +200,10 @@ def test_a_homo_model_in_a_predict_job_with_hosts_is_refused(
     )
     with pytest.raises(ComponentError, match="scores one party's own rows"):
         run.raise_any()
+    with pytest.raises(ComponentError, match="party 2 sends no partial scores"):
+        run.result(2)
+    # the host refuses before computing, let alone sending, a partial score: only abort notices cross
+    assert run.hub.sent and all(p.name == ABORT_NAME for p in run.hub.sent)
 
 
 def test_label_skew_split_gives_each_client_a_different_label_mix(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from silobridge.components import homo_predict
 from silobridge.components.hetero_lr.common import (
     batches,
     check_plan,
@@ -126,6 +127,12 @@ def predict(ctx: TaskContext) -> TaskResult:
 
 def model_weights(ctx: TaskContext, feature_names: list[str]) -> np.ndarray:
     model: Any = ctx.input_models.get("model")
+    homo = homo_predict.component_of(model)
+    if homo is not None:  # refused before a partial score is computed, let alone sent
+        raise ComponentError(
+            f"a {homo} model scores one party's own rows: party {ctx.party_id} sends no partial "
+            "scores for it (run predict with that party as the only guest and no hosts)"
+        )
     if not isinstance(model, dict) or "weights" not in model:
         raise ComponentError(f"predict at party {ctx.party_id} needs a hetero_lr model input named 'model'")
     w = np.asarray(model["weights"], dtype=np.float64).ravel()

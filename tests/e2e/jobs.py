@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from silobridge_cli import credentials
@@ -76,3 +78,14 @@ def submit_and_wait(flow_url: str, job: dict[str, Any], timeout_s: float = 240) 
 
 def task_summary(job: dict[str, Any], task: str, role: str = "guest") -> dict[str, float]:
     return next(t["summary"] for t in job["tasks"] if t["name"] == task and t["role"] == role)
+
+
+def wait_until(check: Any, timeout_s: float = 60, what: str = "") -> Any:
+    """Poll ``check`` until it returns something true (returned), or fail the test naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout_s:g}s waiting for {what}")

@@ -4,11 +4,10 @@ old party succeeds, and a job that was already training goes on over its open st
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
-from jobs import job_detail, submit, submit_and_wait, task_summary, vertical_job, wait
+from jobs import job_detail, submit, submit_and_wait, task_summary, vertical_job, wait, wait_until
 from parties import ROLES, InProcessParties
 
 from rollsite_router.service import RouterService
@@ -29,16 +28,6 @@ def _router(p: InProcessParties, pid: int) -> RouterService:
     service = p.parties[pid].services[ROUTER].service
     assert isinstance(service, RouterService)
     return service
-
-
-def _until(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s:g}s waiting for {what}")
 
 
 def _join(p: InProcessParties) -> SingleProcessParty:
@@ -91,7 +80,7 @@ def test_a_fourth_party_joins_without_restarts_while_a_job_runs(parties: InProce
     upload(p.flow("guest"), split.guest_csv, namespace="demo", name="guest", label_column="y")
     upload(p.flow("host"), split.host_csv, namespace="demo", name="host")
     running = submit(p.flow("guest"), vertical_job(epochs=10))
-    _until(
+    wait_until(
         lambda: any(
             t["name"] == "hetero_lr_0" and t["state"] == "RUNNING"
             for t in job_detail(p.flow("guest"), running)["tasks"]
@@ -109,7 +98,7 @@ def test_a_fourth_party_joins_without_restarts_while_a_job_runs(parties: InProce
         args = ["--route-table", str(table), "--party", str(NEW), "--host", "127.0.0.1"]
         assert silobridge(["peer", "add", *args, "--port", str(newcomer.config.router_port)]) == 0
     for pid in olds:  # the routers' watchers take the new table
-        _until(lambda pid=pid: _router(p, pid).route_table.endpoint_for(NEW), 30, f"party {pid}'s router")
+        wait_until(lambda pid=pid: _router(p, pid).route_table.endpoint_for(NEW), 30, f"party {pid}'s router")
     assert job_detail(p.flow("guest"), running)["state"] == "RUNNING"
 
     job = submit_and_wait(p.flow("guest"), _psi_job(GUEST, NEW), timeout_s=180)

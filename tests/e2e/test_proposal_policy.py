@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from jobs import wait_until
 from malformed_support import small_split
 from parties import InProcessParties
 
@@ -58,18 +59,10 @@ def detail(url: str, job_id: str) -> dict[str, Any]:
     return dict(resp.json()) if resp.status_code == 200 else {"state": "UNKNOWN", "tasks": []}
 
 
-def wait_for(check: Any, timeout_s: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def final(url: str, job_id: str) -> dict[str, Any]:
-    return dict(wait_for(lambda: (d := detail(url, job_id))["state"] in FINAL and d, what=f"{job_id} final"))
+    return dict(
+        wait_until(lambda: (d := detail(url, job_id))["state"] in FINAL and d, what=f"{job_id} final")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +112,7 @@ def test_a_held_proposal_runs_after_approve_and_refuse_ends_another(
     token = tables.token("host")
     assert token is not None
     assert cli_main(["job", "pending", "--flow", host, "--token", token]) == 0
-    wait_for(
+    wait_until(
         lambda: "held_no" in httpx.get(f"{host}/v1/approvals", headers=auth_headers(host)).text, what="held"
     )
     time.sleep(1.5)  # nothing runs while held

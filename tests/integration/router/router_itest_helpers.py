@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rollsite_router import chunking
+from rollsite_router.grpc_gateway import PeerLink
 from rollsite_router.routes import RouteTable
 from rollsite_router.service import RouterService
 from rollsite_router.signing import Signer
+from rollsite_router.tls import TlsMaterial
 from silobridge import topics
 from silobridge.bus.base import Message
 from silobridge.bus.memory import MemoryBus
@@ -106,3 +108,15 @@ def router_process_env(
         "SILOBRIDGE_BUS_URL": "memory://router-test",
         "SILOBRIDGE_DATA_DIR": str(tmp_path / "data"),
     }
+
+
+def raw_link(to: Party, tls: TlsMaterial, *, max_message_bytes: int = 2 * 1024 * 1024) -> PeerLink:
+    """A raw stream to ``to``'s router with ``tls``'s certificate: what a (hostile) peer router writes."""
+    return PeerLink(
+        peer_party=to.party_id,
+        target=f"127.0.0.1:{to.service.port}",
+        server_name=f"party-{to.party_id}",
+        tls=tls,
+        max_message_bytes=max_message_bytes,
+        connect_timeout_s=2,
+    )

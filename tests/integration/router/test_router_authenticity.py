@@ -15,9 +15,19 @@ import time
 from pathlib import Path
 
 import pytest
-from router_itest_helpers import SESSION, SESSION_JOB, A, B, C, Party, fed_envelope, signed_split, wait_for
+from router_itest_helpers import (
+    SESSION,
+    SESSION_JOB,
+    A,
+    B,
+    C,
+    Party,
+    fed_envelope,
+    raw_link,
+    signed_split,
+    wait_for,
+)
 
-from rollsite_router.grpc_gateway import PeerLink
 from rollsite_router.routes import RouteTable
 from rollsite_router.signing import BadSignature, Signer, verify_record
 from rollsite_router.tls import TlsMaterial, load_tls
@@ -33,18 +43,6 @@ WINDOW_S = 300.0
 def _tls(pki_dir: Path, party: int) -> TlsMaterial:
     ca, files = pki.ca_files(pki_dir), pki.party_files(pki_dir, party)
     return load_tls(ca.cert, files.cert, files.key, party_id=party)
-
-
-def _link(to: Party, tls: TlsMaterial) -> PeerLink:
-    """A raw stream to ``to``'s router with ``tls``'s certificate: what a (hostile) peer router writes."""
-    return PeerLink(
-        peer_party=to.party_id,
-        target=f"127.0.0.1:{to.service.port}",
-        server_name=f"party-{to.party_id}",
-        tls=tls,
-        max_message_bytes=2 * MIB,
-        connect_timeout_s=2,
-    )
 
 
 async def _receiver(make_router, **overrides) -> Party:
@@ -68,7 +66,7 @@ async def test_replay_is_never_published_twice_also_after_a_router_restart(make_
     b = await _receiver(make_router)
     tls_a = _tls(pki_dir, A)
     captured = signed_split(fed_envelope(A, B, b"transfer 100 to Mallory"), MIB, tls_a.key)
-    link = _link(b, tls_a)
+    link = raw_link(b, tls_a)
     try:
         await link.send(captured, ack_timeout_s=5)
         first = await asyncio.wait_for(b.received.get(), 5)
@@ -93,7 +91,7 @@ async def test_replay_is_never_published_twice_also_after_a_router_restart(make_
 
     await b.service.stop()  # the record is on disk in B's data dir
     b2 = await _receiver(make_router)
-    link = _link(b2, tls_a)
+    link = raw_link(b2, tls_a)
     try:
         await link.send(captured, ack_timeout_s=5)
         assert (
@@ -110,7 +108,7 @@ async def test_replay_is_never_published_twice_also_after_a_router_restart(make_
 async def test_forged_source_and_unsigned_envelopes_are_refused(make_router, pki_dir):
     b = await _receiver(make_router)
     tls_a, tls_c = _tls(pki_dir, A), _tls(pki_dir, C)
-    link = _link(b, tls_a)
+    link = raw_link(b, tls_a)
     try:
         # C's genuine signed envelope, relayed over A's stream: the source is not the certificate.
         from_c = signed_split(fed_envelope(C, B, b"from C"), MIB, tls_c.key)
@@ -133,7 +131,7 @@ async def test_forged_source_and_unsigned_envelopes_are_refused(make_router, pki
 async def test_tampered_payload_is_refused(make_router, pki_dir):
     b = await _receiver(make_router)
     tls_a = _tls(pki_dir, A)
-    link = _link(b, tls_a)
+    link = raw_link(b, tls_a)
     try:
         (honest,) = signed_split(fed_envelope(A, B, b"gradient 0.25"), MIB, tls_a.key)
         swapped = env_pb.Envelope()
@@ -158,7 +156,7 @@ async def test_envelope_signed_outside_the_time_window_is_refused(make_router, p
     tls_a = _tls(pki_dir, A)
     chunks = [fed_envelope(A, B, b"yesterday's news")]
     Signer(tls_a.key).sign(chunks, time.time_ns() + int(offset_s * 1e9))  # a genuine signature
-    link = _link(b, tls_a)
+    link = raw_link(b, tls_a)
     try:
         with pytest.raises(PermissionDenied, match="outside the receiver's window of 300s"):
             await link.send(chunks, ack_timeout_s=5)
@@ -174,7 +172,7 @@ async def test_revoked_certificate_is_refused_after_the_crl_is_reloaded_without_
     b = await _receiver(make_router, crl_reload_interval_s=0.05)
     tls_a = _tls(pki_dir, A)
     caplog.set_level(logging.WARNING, logger="silobridge.audit")
-    link = _link(b, tls_a)
+    link = raw_link(b, tls_a)
     try:
         await link.send(signed_split(fed_envelope(A, B, b"before"), MIB, tls_a.key), ack_timeout_s=5)
         await asyncio.wait_for(b.received.get(), 5)
@@ -206,7 +204,7 @@ async def test_session_of_a_job_not_accepted_creates_no_bus_group(make_router, p
     b.service.set_route_table(RouteTable.build(B, {A: ("127.0.0.1", 1)}))
     tls_a = _tls(pki_dir, A)
     group = topics.fed_group(SESSION)
-    link = _link(b, tls_a)
+    link = raw_link(b, tls_a)
     try:
         for i in range(3):  # a peer spraying values for a job this party never accepted
             env = fed_envelope(A, B, b"x", tag=str(i))

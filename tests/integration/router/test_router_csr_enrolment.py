@@ -11,9 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from router_itest_helpers import SESSION, A, B, Party, fed_envelope, mesh, signed_split, wait_for
+from router_itest_helpers import SESSION, A, B, Party, fed_envelope, mesh, raw_link, signed_split, wait_for
 
-from rollsite_router.grpc_gateway import PeerLink
 from rollsite_router.routes import RouteTable
 from rollsite_router.tls import TlsMaterial, load_tls
 from silobridge import pki, topics
@@ -64,24 +63,13 @@ async def test_csr_enrolled_routers_talk_mutual_tls(make_router, ca_dir: Path, t
     assert b.metric("silobridge_router_chunks_total", peer=str(A), direction="in") == 1
 
 
-def _link(to: Party, tls: TlsMaterial) -> PeerLink:
-    return PeerLink(
-        peer_party=to.party_id,
-        target=f"127.0.0.1:{to.service.port}",
-        server_name=f"party-{to.party_id}",
-        tls=tls,
-        max_message_bytes=2 * MIB,
-        connect_timeout_s=2,
-    )
-
-
 async def _payload(to: Party) -> bytes:
     msg = await asyncio.wait_for(to.received.get(), 5)
     return env_pb.Envelope.FromString(msg.body).payload
 
 
 async def _send(to: Party, tls: TlsMaterial, payload: bytes) -> None:
-    link = _link(to, tls)
+    link = raw_link(to, tls)
     try:
         await link.send(signed_split(fed_envelope(A, B, payload), MIB, tls.key), ack_timeout_s=5)
     finally:

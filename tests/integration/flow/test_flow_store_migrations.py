@@ -234,10 +234,9 @@ def test_upgrade_keeps_every_job_task_metric_model_and_credential(old_db: OldDb)
     assert _versions(old_db) == [1, 2]
 
 
+@pytest.mark.parametrize("old_db", ["sqlite"], indirect=True)  # PostgreSQL plans by table statistics
 def test_version_2_index_serves_the_polling_queries(old_db: OldDb) -> None:
     """count_jobs(state) on every coordinator tick, list_jobs(states=..., limit=10_000) per poll."""
-    if old_db.dialect != "sqlite":
-        pytest.skip("the plan is read from SQLite; PostgreSQL plans by table statistics")
     _open(old_db).close()
     p = old_db.prefix
     # A new connection: one opened before the store added the index plans with the old schema.

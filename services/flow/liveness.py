@@ -181,6 +181,13 @@ class PeerLiveness:
             loudest[peer] = max(loudest.get(peer, 0.0), silent)
             if self.grace_s and silent >= self.grace_s:
                 expired.setdefault(job_id, []).append(peer)
+        # Silence is counted in rounds, and two peers' last heartbeats may have come a round apart:
+        # a peer of a failing job that is within one round of the grace is as silent at this
+        # granularity, and is named too (a party cut off from everyone names everyone).
+        near = max(self.grace_s - self.interval_s, self.interval_s)
+        for (job_id, peer), silent in watched.items():
+            if job_id in expired and peer not in expired[job_id] and silent >= near:
+                expired[job_id].append(peer)
         self._metrics.peer_silence.clear()
         for peer, silent in loudest.items():
             self._metrics.peer_silence.labels(str(peer)).set(silent)

@@ -4,6 +4,7 @@ back within the grace period the job completes with the same model as an undistu
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,13 @@ def _training(p: InProcessParties, job_id: str) -> None:
     _until(check, 180, "hetero_lr_0 to start")
 
 
+def _named(message: str) -> set[int]:
+    """The parties a peer-liveness failure names ("party 1 unreachable: ..." / "parties 1, 2 ...")."""
+    found = re.match(rf"^part(?:y|ies) ([\d, ]+) unreachable: no heartbeat for {GRACE_S:g}s", message)
+    assert found, message
+    return {int(p) for p in found.group(1).split(", ")}
+
+
 def _state(p: InProcessParties, role: str, job_id: str) -> dict[str, Any] | None:
     detail = job_detail(p.flow(role), job_id)
     return detail if detail["state"] not in ("PROPOSED", "ACCEPTED", "RUNNING") else None
@@ -88,13 +96,16 @@ def test_dead_peer_router_fails_the_job_naming_the_peer_within_the_grace(live: I
         f"peer liveness: guest failed the job {took:.1f}s after the host's router stopped (grace {GRACE_S:g}s)"
     )
     assert guest["state"] == "FAILED"
-    assert guest["message"].startswith(f"party {HOST} unreachable: no heartbeat for {GRACE_S:g}s"), guest
+    assert HOST in _named(guest["message"]), guest
     # silence is counted in rounds of one heartbeat interval: the grace holds to within one
     assert GRACE_S - INTERVAL_S <= took <= GRACE_S + MARGIN_S
-    assert arbiter["state"] == "FAILED" and f"party {HOST} unreachable" in arbiter["message"], arbiter
+    # The arbiter names the host, and may name the guest too: the guest's router spends its
+    # outbound slots retrying messages for the dead host, so its heartbeats to the arbiter can
+    # expire unsent (docs/router.md, "Limits").
+    assert arbiter["state"] == "FAILED" and HOST in _named(arbiter["message"]), arbiter
     # the host, cut off, heard nobody: it names both other parties
     assert host["state"] == "FAILED"
-    assert host["message"].startswith(f"parties {ROLES['guest']}, {ROLES['arbiter']} unreachable"), host
+    assert _named(host["message"]) == {ROLES["guest"], ROLES["arbiter"]}, host
     lr = next(t for t in guest["tasks"] if t["name"] == "hetero_lr_0" and t["party_id"] == ROLES["guest"])
     assert lr["state"] == "CANCELLED"
 

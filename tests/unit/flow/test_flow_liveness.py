@@ -182,6 +182,27 @@ async def test_two_silent_peers_are_both_named() -> None:
     assert rig.failed[0][1].startswith("parties 10000, 10002 unreachable")
 
 
+async def test_peers_whose_last_heartbeats_came_a_round_apart_are_both_named() -> None:
+    """A party cut off from everyone: the peers' last beats landed in different rounds."""
+    rig = Rig(grace_s=4.0)
+    rig.add_job("j1", {"guest": [GUEST], "host": [HOST], "arbiter": [10001]})
+    await rig.rounds(1)
+    rig.liveness.on_heartbeat(HOST, flow_pb2.Heartbeat(job_ids=["j1"]))  # the host's last beat, a round late
+    await rig.rounds(4)
+    assert rig.liveness.silence("j1", 10001) == 4 and rig.liveness.silence("j1", HOST) == 3
+    assert rig.failed == [("j1", unreachable_message([HOST, 10001], 4.0))]
+
+
+async def test_a_peer_silent_for_less_than_the_grace_minus_a_round_is_not_named() -> None:
+    rig = Rig(grace_s=4.0)
+    rig.add_job("j1", {"guest": [GUEST], "host": [HOST], "arbiter": [10001]})
+    await rig.rounds(2)
+    rig.liveness.on_heartbeat(HOST, flow_pb2.Heartbeat(job_ids=["j1"]))
+    await rig.rounds(3)
+    assert rig.liveness.silence("j1", 10001) == 4 and rig.liveness.silence("j1", HOST) == 2
+    assert rig.failed == [("j1", unreachable_message([10001], 4.0))]
+
+
 async def test_a_heartbeat_from_a_party_outside_the_job_keeps_nothing_alive() -> None:
     rig = Rig(grace_s=2.0)
     rig.add_job("j1", {"guest": [GUEST], "host": [HOST]})

@@ -461,9 +461,15 @@ class PulsarBus(Bus):
         check_group(group)
         if not self._remember_group(pattern, group, durable) or not durable:
             return
-        await self._declare_dead_letter_topic(group)
-        # Creating the subscription makes the broker keep the stream's messages for it from now on.
-        consumer = await self._subscribe_raw(pattern, group, DEFAULT_MAX_DELIVERIES, 1)
+        try:
+            await self._declare_dead_letter_topic(group)
+            # Creating the subscription makes the broker keep the stream's messages for it from now on.
+            consumer = await self._subscribe_raw(pattern, group, DEFAULT_MAX_DELIVERIES, 1)
+        except BaseException:
+            # Not declared on the broker (it was restarting): the next call must try again, not
+            # find the group "known" and return, or what is published meanwhile is kept for nobody.
+            self._forget_group(group)
+            raise
         with contextlib.suppress(Exception):
             await asyncio.to_thread(consumer.close)
 
@@ -480,9 +486,15 @@ class PulsarBus(Bus):
         check_max_deliveries(max_deliveries)
         check_pattern(pattern)
         check_group(group)
-        if self._remember_group(pattern, group, durable) and durable:
-            await self._declare_dead_letter_topic(group)
-        consumer = await self._subscribe_raw(pattern, group, max_deliveries, prefetch)
+        first = self._remember_group(pattern, group, durable)
+        try:
+            if first and durable:
+                await self._declare_dead_letter_topic(group)
+            consumer = await self._subscribe_raw(pattern, group, max_deliveries, prefetch)
+        except BaseException:
+            if first:
+                self._forget_group(group)  # as in declare_group: the next call declares it again
+            raise
         sub = _PulsarSubscription(self, pattern, group, durable, handler, max_deliveries, consumer, prefetch)
         sub.start()
         self._subs.add(sub)

@@ -14,7 +14,7 @@ from silobridge.bus.pulsar import (
     stream_of_pattern,
     stream_of_topic,
 )
-from silobridge.errors import InvalidInput, PayloadTooLarge
+from silobridge.errors import BusUnavailable, InvalidInput, PayloadTooLarge
 
 
 class RawMessage:
@@ -117,3 +117,36 @@ async def test_bad_input_is_refused_before_touching_the_network() -> None:
     with pytest.raises(InvalidInput, match="spans several Pulsar streams"):
         await bus.declare_group("#", "everything")
     await bus.close()
+
+
+class _FlakyClient:
+    """A pulsar client whose first ``fail`` subscribes raise (the broker is restarting)."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail, self.subscribed = fail, []
+
+    def subscribe(self, topic: str, name: str, **_: object) -> object:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("Lookup failed: BrokerMetadataError")  # not transient: raised at once
+        self.subscribed.append((topic, name))
+
+        class _Consumer:
+            def close(self) -> None:
+                pass
+
+        return _Consumer()
+
+
+async def test_a_group_whose_declaration_failed_is_declared_again_by_the_next_call() -> None:
+    """A declaration that failed during a broker restart must not leave the group "known": the
+    router declares a session's group before publishing into it, and a group that exists only in
+    this process keeps nothing on the broker (CI lost a job's first message that way)."""
+    bus = PulsarBus("pulsar://127.0.0.1:1", prefix="t")
+    client = _FlakyClient(fail=1)
+    bus._client = client
+    with pytest.raises(BusUnavailable):
+        await bus.declare_group("fed.j1.lr_0.1.#", "g1")
+    await bus.declare_group("fed.j1.lr_0.1.#", "g1")
+    assert [name for _, name in client.subscribed if name == "g1"] == ["g1"]  # the subscription exists
+    bus._client = None

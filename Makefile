@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-sbt bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -123,6 +123,12 @@ bench-psi: $(STAMP)
 SOURCES_ROWS ?= 2000000
 bench-sources: $(STAMP)
 	$(PY) -m silobridge.bench.sources_bench --rows $(SOURCES_ROWS)
+
+# a CSV of UPLOAD_MB MB uploaded through the CLI to a party process: seconds and the peak RSS of
+# the CLI and of the party; bench-results/upload.json
+UPLOAD_MB ?= 1000
+bench-upload: $(STAMP)
+	$(PY) -m silobridge_cli.bench_upload --mb $(UPLOAD_MB)
 
 # secure-aggregation overhead of homo_lr rounds, 3 and 10 clients; bench-results/secagg.{json,md}
 bench-secagg: $(STAMP)

@@ -35,9 +35,13 @@ class FlowSettings(CommonSettings):
         60.0, gt=0, description="How long the initiator waits for every party's answer"
     )
     rpc_timeout_s: float = Field(10.0, gt=0, description="Timeout of cluster-manager / node-manager requests")
-    upload_timeout_s: float = Field(300.0, gt=0, description="Timeout of a StoreTable request (large CSVs)")
+    upload_timeout_s: float = Field(
+        900.0, gt=0, description="Timeout of a StoreTable request (its last piece parses the whole CSV)"
+    )
     max_job_yaml_bytes: int = Field(256 * 1024, gt=0, description="Largest job YAML accepted")
-    max_upload_bytes: int = Field(256 * 1024 * 1024, gt=0, description="Largest CSV upload accepted")
+    max_upload_bytes: int = Field(
+        4 * 1024**3, gt=0, description="Largest CSV upload accepted (streamed: flow holds one MiB of it)"
+    )
     max_task_retries: int = Field(
         0, ge=0, le=10, description="Retries of a failed task at this party (attempt+1)"
     )

@@ -49,7 +49,6 @@ from silobridge.errors import (
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.observability.metrics import ServiceMetrics
 from silobridge.service import Service, stop_background, stop_consuming
-from silobridge.table import MAX_CSV_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class NodeManagerService(Service):
         self.node_id = settings.node_id
         self.own = NodeMetrics(metrics.registry)
         self.storage = TableStorage(settings.data_dir / "tables")
-        self.uploads = UploadSpool(settings.data_dir / "uploads", MAX_CSV_BYTES)
+        self.uploads = UploadSpool(settings.data_dir / "uploads", settings.max_upload_bytes)
         self.cluster = ClusterClient(bus, f"node-{self.node_id}", timeout_s=settings.rpc_timeout_s)
         self.tables = TableCommands(
             node_id=self.node_id,

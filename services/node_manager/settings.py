@@ -43,6 +43,9 @@ class NodeManagerSettings(CommonSettings):
         description="k: no value computed from another party's rows covers fewer rows (jobs cannot lower it)",
     )
 
+    max_upload_bytes: int = Field(
+        4 * 1024**3, gt=0, description="Largest CSV upload spooled to disk (parsed from there batch by batch)"
+    )
     bind_allow: list[str] = Field(
         default_factory=list,
         description=(

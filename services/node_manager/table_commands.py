@@ -5,9 +5,11 @@ a table that stays at its source, delete one. Every refusal leaves nothing store
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 from functools import partial
+from pathlib import Path
 
 from node_manager.binding import probe_binding
 from node_manager.cluster_client import ClusterClient
@@ -20,6 +22,7 @@ from silobridge.cluster.v1 import cluster_pb2 as cpb
 from silobridge.errors import InvalidInput, NotFound
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.table import Table
+from silobridge.table_csv import csv_batches
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +44,29 @@ class TableCommands:
         self.node_id, self.storage, self.uploads, self.cluster = node_id, storage, uploads, cluster
         self.metrics, self.default_partitions, self.bind_allow = metrics, default_partitions, bind_allow
 
-    async def store(self, st: pb.StoreTable) -> cpb.TableMeta:
-        """Parse, partition and register; on any error nothing is stored or registered."""
+    async def store(self, st: pb.StoreTable, spool: Path | None = None) -> cpb.TableMeta:
+        """Parse, partition and register the CSV in ``st`` (or, for a streamed upload, in the
+        ``spool`` file, batch by batch); on any error nothing is stored or registered."""
         ns, name = st.table.namespace, st.table.name
         try:
             check_word(ns, "table namespace")
             check_word(name, "table name")
-            if not st.csv:
+            if spool is None and not st.csv:
                 raise InvalidInput(f"StoreTable for {ns}.{name} carries no CSV data")
             if st.partitions > MAX_PARTITIONS:
                 raise InvalidInput(
                     f"{st.partitions} partitions requested for {ns}.{name}; at most {MAX_PARTITIONS}"
                 )
-            parse = partial(
-                Table.from_csv, bytes(st.csv), id_column=st.id_column, label_column=st.label_column
-            )
+            parts = st.partitions or self.default_partitions
+            stage = partial(self._stage_csv, st, spool, parts)
             try:
-                table = await asyncio.to_thread(parse)
+                staging, rows, schema = await asyncio.to_thread(stage)
             except InvalidInput as exc:
                 raise InvalidInput(f"table {ns}.{name} not stored: {exc.public_message}") from None
-            parts = st.partitions or self.default_partitions
-            staging, rows = await asyncio.to_thread(self.storage.stage, ns, name, table, parts)
+            meta = table_meta(ns, name, schema, rows, self.node_id)
+            meta.rows = sum(rows)
             try:
-                meta = await self.cluster.put_table_meta(table_meta(ns, name, table, rows, self.node_id))
+                meta = await self.cluster.put_table_meta(meta)
             except BaseException:
                 await asyncio.to_thread(self.storage.discard, staging)
                 raise
@@ -72,8 +75,13 @@ class TableCommands:
             self.metrics.tables.labels("store", "error").inc()
             raise
         self.metrics.tables.labels("store", "ok").inc()
-        log.info("stored table %s.%s: %d rows in %d partitions", ns, name, table.rows, len(rows))
+        log.info("stored table %s.%s: %d rows in %d partitions", ns, name, meta.rows, len(rows))
         return meta
+
+    def _stage_csv(self, st: pb.StoreTable, spool: Path | None, parts: int) -> tuple[Path, list[int], Table]:
+        with spool.open("rb") if spool is not None else io.BytesIO(st.csv) as fh:
+            batches = csv_batches(fh, id_column=st.id_column, label_column=st.label_column)
+            return self.storage.stage_batches(st.table.namespace, st.table.name, batches, parts)
 
     async def upload_chunk(self, piece: pb.UploadChunk) -> cpb.TableMeta | None:
         """Spool one piece of a large upload; the last one stores the table (the spool then goes)."""
@@ -85,10 +93,7 @@ class TableCommands:
         if not piece.HasField("last"):
             return None
         try:
-            st = pb.StoreTable()
-            st.CopyFrom(piece.last)
-            st.csv = await asyncio.to_thread(self.uploads.read, uid)
-            return await self.store(st)
+            return await self.store(piece.last, spool=self.uploads.existing(uid))
         finally:
             await asyncio.to_thread(self.uploads.drop, uid)
 

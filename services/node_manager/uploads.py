@@ -41,11 +41,12 @@ class UploadSpool:
             fh.write(data)
         return size + len(data)
 
-    def read(self, upload_id: str) -> bytes:
+    def existing(self, upload_id: str) -> Path:
+        """The spool file (parsed from disk batch by batch, never read whole)."""
         path = self.path(upload_id)
         if not path.exists():
             raise NotFound(f"upload {upload_id} has no pieces at this node")
-        return path.read_bytes()
+        return path
 
     def drop(self, upload_id: str) -> None:
         self.path(upload_id).unlink(missing_ok=True)

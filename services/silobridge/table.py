@@ -1,14 +1,12 @@
 """A party-local table: ids, a float feature matrix and an optional label. Never leaves its party.
 
-Stored as ``.npz`` with ``allow_pickle=False``; uploaded as CSV (parsed here, with errors that
-name the column and row).
+Stored as ``.npz`` with ``allow_pickle=False``; uploaded as CSV (parsed in
+:mod:`silobridge.table_csv`, with errors that name the column and line).
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,58 +105,12 @@ class Table:
 
     @staticmethod
     def from_csv(data: bytes, *, id_column: str, label_column: str = "") -> Table:
-        """Parse an uploaded CSV: one id column, an optional label, every other column numeric."""
+        """Parse an uploaded CSV held in memory (a large upload is parsed from its spool file
+        batch by batch: :func:`silobridge.table_csv.csv_batches`)."""
+        from silobridge.table_csv import csv_batches
+
         if len(data) > MAX_CSV_BYTES:
             raise InvalidInput(f"CSV of {len(data)} bytes exceeds the upload limit of {MAX_CSV_BYTES} bytes")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"CSV is not UTF-8 (byte {exc.start})") from None
-        reader = csv.reader(io.StringIO(text))
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InvalidInput("CSV is empty: no header row") from None
-        if len(set(header)) != len(header):
-            raise InvalidInput("CSV header has duplicate column names")
-        if id_column not in header:
-            raise InvalidInput(f"id column {id_column!r} not found in CSV header {header}")
-        if label_column and label_column not in header:
-            raise InvalidInput(f"label column {label_column!r} not found in CSV header {header}")
-        id_i = header.index(id_column)
-        label_i = header.index(label_column) if label_column else -1
-        feat_cols = [i for i in range(len(header)) if i not in (id_i, label_i)]
-        ids: list[str] = []
-        rows: list[list[float]] = []
-        labels: list[float] = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise InvalidInput(f"CSV line {line_no} has {len(row)} fields, the header has {len(header)}")
-            ids.append(row[id_i].strip())
-            rows.append([_number(row[i], header[i], line_no) for i in feat_cols])
-            if label_i >= 0:
-                labels.append(_number(row[label_i], header[label_i], line_no))
-        if not ids:
-            raise InvalidInput("CSV has a header but no rows")
-        if len(set(ids)) != len(ids):
-            raise InvalidInput(f"id column {id_column!r} has duplicate values")
-        return Table(
-            ids=np.asarray(ids, dtype=str),
-            features=np.asarray(rows, dtype=np.float64).reshape(len(ids), len(feat_cols)),
-            feature_names=[header[i] for i in feat_cols],
-            label=np.asarray(labels, dtype=np.float64) if label_i >= 0 else None,
-            id_name=id_column,
-            label_name=label_column,
+        return Table.concat(
+            list(csv_batches(io.BytesIO(data), id_column=id_column, label_column=label_column))
         )
-
-
-def _number(text: str, column: str, line_no: int) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInput(f"column {column!r} is not numeric: {text[:32]!r} on CSV line {line_no}") from None
-    if not math.isfinite(value):
-        raise InvalidInput(f"column {column!r} has a non-finite value on CSV line {line_no}")
-    return value

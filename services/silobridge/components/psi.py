@@ -18,6 +18,11 @@ exactly for shared ids. Order of the messages, per host:
    range, inside its intersection, and all of it when it is the only host.
 
 Every party ends with the same rows in the same order. Only blinded points and positions cross.
+
+A set of points goes in messages of at most ``POINTS_PER_MESSAGE`` points (32 MiB, half the
+bus's message limit): the first under the value's name, the others as ``<name>_part<k>``. A full
+message means more follow; a set of an exact multiple ends with an empty one. Below that size a
+set is one message, as it always was.
 """
 
 from __future__ import annotations
@@ -31,9 +36,30 @@ from silobridge.ml import ecc
 from silobridge.ml.checks import min_rows, unique_ids
 from silobridge.ml.protocol import guarded, recv_checked
 
+POINTS_PER_MESSAGE = 1 << 20
+MAX_PARTS = 512  # 512 Mi ids: a peer cannot keep a receiver collecting parts for ever
+
 
 class PsiParams(Params):
     pass
+
+
+def _send_points(ctx: TaskContext, to: int | str, name: str, points: np.ndarray) -> None:
+    for k, start in enumerate(range(0, len(points) + 1, POINTS_PER_MESSAGE)):
+        part = points[start : start + POINTS_PER_MESSAGE]
+        ctx.send(to, name if k == 0 else f"{name}_part{k}", part, tag="psi")
+
+
+def _recv_points(
+    ctx: TaskContext, frm: int | str, name: str, what: str, rows: int | None = None
+) -> np.ndarray:
+    parts: list[np.ndarray] = []
+    while not parts or len(parts[-1]) == POINTS_PER_MESSAGE:
+        if len(parts) == MAX_PARTS:
+            raise IntegrityError(f"{what}: more than {MAX_PARTS} messages of points")
+        key = name if not parts else f"{name}_part{len(parts)}"
+        parts.append(_points(recv_checked(ctx, frm, key, "psi"), what))
+    return _points(parts[0] if len(parts) == 1 else np.concatenate(parts), what, rows)
 
 
 def _points(value: object, what: str, rows: int | None = None) -> np.ndarray:
@@ -72,17 +98,15 @@ def _guest(ctx: TaskContext) -> TaskResult:
     orders = {h: rng.permutation(table.rows) for h in hosts}
     for h in hosts:
         blinded = _blind(scalars[h], hashed[orders[h]], ctx, "guest ids")
-        ctx.send(h, "psi_guest_blinded", blinded, tag="psi")
+        _send_points(ctx, h, "psi_guest_blinded", blinded)
     ctx.progress(0.3)
     positions: dict[int, np.ndarray] = {}
     for i, h in enumerate(hosts):
-        host_b = _points(recv_checked(ctx, h, "psi_host_blinded", "psi"), f"blinded ids of host {h}")
+        host_b = _recv_points(ctx, h, "psi_host_blinded", f"blinded ids of host {h}")
         min_rows(ctx, len(host_b), f"psi: the id set of host {h}")
         host_ab = _blind(scalars[h], host_b, ctx, f"blinded ids of host {h}")
-        ctx.send(h, "psi_host_double", host_ab, tag="psi")
-        shuffled = _points(
-            recv_checked(ctx, h, "psi_guest_double", "psi"), f"re-blinded ids from host {h}", table.rows
-        )
+        _send_points(ctx, h, "psi_host_double", host_ab)
+        shuffled = _recv_points(ctx, h, "psi_guest_double", f"re-blinded ids from host {h}", table.rows)
         guest_ab = np.empty_like(shuffled)
         guest_ab[orders[h]] = shuffled
         index = _index(host_ab)
@@ -107,16 +131,14 @@ def _host(ctx: TaskContext) -> TaskResult:
     scalar = ecc.new_scalar()
     perm = np.random.default_rng().permutation(table.rows)
     hashed = ecc.hash_ids(table.ids[perm], ctx.compute)
-    ctx.send("guest", "psi_host_blinded", _blind(scalar, hashed, ctx, "host ids"), tag="psi")
-    guest_a = _points(recv_checked(ctx, "guest", "psi_guest_blinded", "psi"), "blinded ids of the guest")
-    host_ab = _points(
-        recv_checked(ctx, "guest", "psi_host_double", "psi"), "re-blinded host ids from the guest", table.rows
-    )
+    _send_points(ctx, "guest", "psi_host_blinded", _blind(scalar, hashed, ctx, "host ids"))
+    guest_a = _recv_points(ctx, "guest", "psi_guest_blinded", "blinded ids of the guest")
+    host_ab = _recv_points(ctx, "guest", "psi_host_double", "re-blinded host ids from the guest", table.rows)
     ctx.progress(0.3)
     guest_ab = _blind(scalar, guest_a, ctx, "blinded ids of the guest")
     mine = _intersection(host_ab, guest_ab)
     min_rows(ctx, len(mine), "psi: the intersection")
-    ctx.send("guest", "psi_guest_double", guest_ab, tag="psi")
+    _send_points(ctx, "guest", "psi_guest_double", guest_ab)
     ctx.progress(0.8)
     pos = recv_checked(ctx, "guest", "psi_result", "psi")
     _check_positions(ctx, pos, mine, table.rows)

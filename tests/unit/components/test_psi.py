@@ -124,3 +124,26 @@ def test_psi_100k_by_100k_is_exact() -> None:
     assert set(a.ids) == set(g) & set(h) and a.rows == 50_000
     assert np.array_equal(a.ids, b.ids) and np.array_equal(a.features, b.features)
     print(f"psi 100k x 100k: {elapsed:.1f}s")
+
+
+def test_sets_larger_than_one_message_go_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above POINTS_PER_MESSAGE points a set crosses in several messages (the bus carries at most
+    64 MiB, two million points, in one); an exact multiple ends with an empty part."""
+    from silobridge.components import psi
+
+    monkeypatch.setattr(psi, "POINTS_PER_MESSAGE", 64)
+    rng = np.random.default_rng(4)
+    g, h = _ids(rng, 0, 150), _ids(rng, 86, 214)  # 150 guest ids, 128 host ids: 2 x 64
+    run = _run_psi({1: _table(g, True), 2: _table(h, False)}, [2])
+    run.raise_any()
+    truth = set(g) & set(h)
+    assert list(run.result(1).tables["data"].ids) == [i for i in g if i in truth]
+    assert list(run.result(2).tables["data"].ids) == list(run.result(1).tables["data"].ids)
+    sizes = {s.name: len(s.payload) for s in run.hub.sent}
+    assert [n for n in sizes if n.startswith("psi_guest_blinded")] == [
+        "psi_guest_blinded", "psi_guest_blinded_part1", "psi_guest_blinded_part2"
+    ]  # fmt: skip
+    assert [n for n in sizes if n.startswith("psi_host_blinded")] == [
+        "psi_host_blinded", "psi_host_blinded_part1", "psi_host_blinded_part2"
+    ]  # fmt: skip
+    assert sizes["psi_host_blinded_part2"] < sizes["psi_host_blinded_part1"] / 10  # the empty end

@@ -78,9 +78,15 @@ def first_reason(name: str) -> str | None:
 SERVICES_SH = Path(__file__).parents[1] / "deploy" / "dev" / "services.sh"
 
 
-def restart_broker(name: str) -> float:
-    """Stop and start the local dev broker (deploy/dev/services.sh); returns the outage in seconds."""
+def broker_service(verb: str, name: str) -> float:
+    """``deploy/dev/services.sh <verb> <name>``: start, stop or restart the local dev broker;
+    returns the seconds it took."""
     t0 = time.monotonic()
-    done = subprocess.run([str(SERVICES_SH), "restart", name], capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, f"restarting {name} failed: {done.stdout}{done.stderr}"
+    done = subprocess.run([str(SERVICES_SH), verb, name], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"{verb} {name} failed: {done.stdout}{done.stderr}"
     return time.monotonic() - t0
+
+
+def restart_broker(name: str) -> float:
+    """Stop and start the local dev broker; returns the outage in seconds."""
+    return broker_service("restart", name)

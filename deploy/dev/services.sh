@@ -124,8 +124,8 @@ pulsar_healthy() {
 
 pulsar_policies() { # the policies silobridge.bus.pulsar documents, on public/default
   local ns="http://127.0.0.1:$PULSAR_HTTP_PORT/admin/v2/namespaces/public/default"
-  curl -sf -X POST -H 'Content-Type: application/json' -d true "$ns/deduplication" &&
-    [ "$(curl -sf "$ns/deduplication")" = true ]
+  curl -sf -X POST -H 'Content-Type: application/json' -d false "$ns/deduplication" &&
+    [ "$(curl -sf "$ns/deduplication")" = false ]
 }
 
 pulsar_start() {
@@ -153,7 +153,7 @@ pulsar_start() {
   echo $! >"$PULSAR_PID"
   wait_for 120 "pulsar (log: $PULSAR_DATA/broker.log)" pulsar_healthy || return 1
   pulsar_policies || { say "pulsar: could not set the namespace policies"; return 1; }
-  say "pulsar: up on $PULSAR_PORT (admin http://127.0.0.1:$PULSAR_HTTP_PORT), deduplication on"
+  say "pulsar: up on $PULSAR_PORT (admin http://127.0.0.1:$PULSAR_HTTP_PORT), deduplication off"
 }
 
 pulsar_stop() {

@@ -40,11 +40,18 @@ def raise_for_error(err: cluster_pb2.Error) -> None:
 
 
 class ClusterClient:
-    def __init__(self, bus: Bus, *, timeout_s: float, upload_timeout_s: float) -> None:
+    """``retry_window_s``: how long a session or table-metadata request that a job depends on is
+    sent again while unanswered (a broker restart can keep it away for longer than ``timeout_s``;
+    each is safe to apply twice). Listings for the API are asked once."""
+
+    def __init__(
+        self, bus: Bus, *, timeout_s: float, upload_timeout_s: float, retry_window_s: float = 0.0
+    ) -> None:
         self._bus = bus
         self._rpc = RpcClient(bus, "flow")
         self._timeout = timeout_s
         self._upload_timeout = upload_timeout_s
+        self._retry_window = retry_window_s
 
     async def start(self) -> None:
         await self._rpc.start()
@@ -52,8 +59,15 @@ class ClusterClient:
     async def close(self) -> None:
         await self._rpc.close()
 
-    async def _call(self, request: cluster_pb2.ClusterRequest) -> cluster_pb2.ClusterReply:
-        body = await self._rpc.request(topics.CLUSTER_RPC, request.SerializeToString(), timeout=self._timeout)
+    async def _call(
+        self, request: cluster_pb2.ClusterRequest, *, retry: bool = True
+    ) -> cluster_pb2.ClusterReply:
+        body = await self._rpc.request(
+            topics.CLUSTER_RPC,
+            request.SerializeToString(),
+            timeout=self._timeout,
+            retry_for=self._retry_window if retry else 0.0,
+        )
         return _reply(body)
 
     async def allocate(
@@ -86,12 +100,12 @@ class ClusterClient:
 
     async def list_tables(self, namespace: str = "") -> list[cluster_pb2.TableMeta]:
         reply = await self._call(
-            cluster_pb2.ClusterRequest(list_tables=cluster_pb2.ListTables(namespace=namespace))
+            cluster_pb2.ClusterRequest(list_tables=cluster_pb2.ListTables(namespace=namespace)), retry=False
         )
         return list(_expect(reply, "tables", "ListTables").tables.tables)
 
     async def list_nodes(self) -> list[cluster_pb2.NodeInfo]:
-        reply = await self._call(cluster_pb2.ClusterRequest(list_nodes=cluster_pb2.ListNodes()))
+        reply = await self._call(cluster_pb2.ClusterRequest(list_nodes=cluster_pb2.ListNodes()), retry=False)
         return list(_expect(reply, "nodes", "ListNodes").nodes.nodes)
 
     async def _node_call(self, node_id: str, cmd: node_pb2.NodeCommand) -> cluster_pb2.ClusterReply:

@@ -62,7 +62,10 @@ class FlowService(Service):
         )
         self._store = store
         self._cluster = ClusterClient(
-            bus, timeout_s=settings.rpc_timeout_s, upload_timeout_s=settings.upload_timeout_s
+            bus,
+            timeout_s=settings.rpc_timeout_s,
+            upload_timeout_s=settings.upload_timeout_s,
+            retry_window_s=settings.rpc_retry_window_s,
         )
         self._coordinator: Coordinator | None = None
         self._subs: list[Subscription] = []

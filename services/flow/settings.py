@@ -35,6 +35,12 @@ class FlowSettings(CommonSettings):
         60.0, gt=0, description="How long the initiator waits for every party's answer"
     )
     rpc_timeout_s: float = Field(10.0, gt=0, description="Timeout of cluster-manager / node-manager requests")
+    rpc_retry_window_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long a cluster-manager request (session, table) is sent again while "
+        "unanswered (a broker restart); 0 = once",
+    )
     upload_timeout_s: float = Field(
         900.0, gt=0, description="Timeout of a StoreTable request (its last piece parses the whole CSV)"
     )

@@ -47,9 +47,14 @@ def _reraise_dropped_cancel() -> None:
 
 
 class ClusterClient:
-    def __init__(self, bus: Bus, name: str, *, timeout_s: float) -> None:
+    """``retry_window_s``: how long a table call is sent again while unanswered (a broker restart
+    can keep it away for longer than ``timeout_s``); every cluster request is safe to apply twice.
+    Membership calls (register, heartbeat) are not: their loops ask again on their own cadence."""
+
+    def __init__(self, bus: Bus, name: str, *, timeout_s: float, retry_window_s: float = 0.0) -> None:
         self._rpc = RpcClient(bus, name)
         self._timeout = timeout_s
+        self._retry_window = retry_window_s
 
     async def start(self) -> None:
         await self._rpc.start()
@@ -57,8 +62,13 @@ class ClusterClient:
     async def close(self) -> None:
         await self._rpc.close()
 
-    async def call(self, request: pb.ClusterRequest) -> pb.ClusterReply:
-        body = await self._rpc.request(topics.CLUSTER_RPC, request.SerializeToString(), timeout=self._timeout)
+    async def call(self, request: pb.ClusterRequest, *, retry: bool = True) -> pb.ClusterReply:
+        body = await self._rpc.request(
+            topics.CLUSTER_RPC,
+            request.SerializeToString(),
+            timeout=self._timeout,
+            retry_for=self._retry_window if retry else 0.0,
+        )
         _reraise_dropped_cancel()
         reply = pb.ClusterReply()
         try:
@@ -70,11 +80,13 @@ class ClusterClient:
         return reply
 
     async def register(self, node: pb.NodeInfo) -> pb.NodeInfo:
-        return (await self.call(pb.ClusterRequest(register_node=pb.RegisterNode(node=node)))).node
+        return (
+            await self.call(pb.ClusterRequest(register_node=pb.RegisterNode(node=node)), retry=False)
+        ).node
 
     async def heartbeat(self, node_id: str, running_tasks: int) -> pb.NodeInfo:
         req = pb.ClusterRequest(heartbeat=pb.Heartbeat(node_id=node_id, running_tasks=running_tasks))
-        return (await self.call(req)).node
+        return (await self.call(req, retry=False)).node
 
     async def put_table_meta(self, meta: pb.TableMeta) -> pb.TableMeta:
         reply = await self.call(pb.ClusterRequest(put_table_meta=meta))

@@ -73,7 +73,12 @@ class NodeManagerService(Service):
         self.own = NodeMetrics(metrics.registry)
         self.storage = TableStorage(settings.data_dir / "tables")
         self.uploads = UploadSpool(settings.data_dir / "uploads", settings.max_upload_bytes)
-        self.cluster = ClusterClient(bus, f"node-{self.node_id}", timeout_s=settings.rpc_timeout_s)
+        self.cluster = ClusterClient(
+            bus,
+            f"node-{self.node_id}",
+            timeout_s=settings.rpc_timeout_s,
+            retry_window_s=settings.rpc_retry_window_s,
+        )
         self.tables = TableCommands(
             node_id=self.node_id,
             storage=self.storage,

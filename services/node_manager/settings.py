@@ -37,6 +37,12 @@ class NodeManagerSettings(CommonSettings):
         4, ge=1, le=1024, description="Partitions of a stored table that asks for none"
     )
     rpc_timeout_s: float = Field(5.0, gt=0, description="How long to wait for the cluster-manager to answer")
+    rpc_retry_window_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long a table request to the cluster-manager is sent again while unanswered "
+        "(a broker restart); 0 = once",
+    )
     min_aggregation_rows: int = Field(
         DEFAULT_MIN_AGGREGATION_ROWS,
         ge=1,

@@ -1,7 +1,7 @@
 """The bus contract on Apache Pulsar; runs only where a broker is configured.
 
-The broker needs the namespace policies listed in :mod:`silobridge.bus.pulsar` (deduplication,
-retention, maxMessageSize >= 64 MiB for the 20 MB case).
+The broker needs the namespace policies listed in :mod:`silobridge.bus.pulsar` (deduplication
+off, retention, maxMessageSize >= 64 MiB for the 20 MB case).
 """
 
 from __future__ import annotations

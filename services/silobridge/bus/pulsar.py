@@ -39,11 +39,16 @@ broker's lookups answer "not ready" or time out) is asked again with backoff for
 What the broker must be configured for (namespace/broker policy, not client code; the dev broker
 of ``make services`` sets all of it, see ``deploy/dev/pulsar/standalone.conf``):
 
-* deduplication (``brokerDeduplicationEnabled=true``, or per namespace
-  ``pulsar-admin namespaces set-deduplication <tenant>/<ns> --enable``), so that the client's
-  automatic resends after a reconnect (same producer, same sequence id) are stored once.
-  Duplicates across a process restart are caught by the consumers'
-  :class:`~silobridge.bus.dedup.Deduplicator`.
+* deduplication **off** (``brokerDeduplicationEnabled=false``, or per namespace
+  ``pulsar-admin namespaces set-deduplication <tenant>/<ns> --disable``;
+  :func:`~silobridge.bus.pulsar_admin.ensure_namespace` turns it off). With it on, a producer
+  whose first message was cut off by a broker restart takes the broker's "last sequence id" again
+  when it reconnects (-1 on a topic that never stored one), resends that message and numbers the
+  next one the same; the broker stores the first and drops the second as a duplicate, answering
+  ok with the id -1:-1. So this bus never relies on it: a client's resend after a reconnect may be
+  stored twice, and consumers are idempotent on ``Message.message_id`` (the bus contract, as on
+  RabbitMQ). A -1:-1 receipt (a broker with deduplication on anyway) fails the publish with
+  ``BusUnavailable`` instead of counting as stored.
 * size: ``maxMessageSize`` at least ``MAX_MESSAGE_BYTES`` (64 MiB) plus room for properties, and
   the bookies' ``nettyMaxFrameSizeBytes`` above it; the default 5 MiB refuses large federation
   values. Chunking stays off: the router chunks.
@@ -124,6 +129,18 @@ _DLQ_SUBSCRIPTION = "silobridge-dead-letters"
 
 def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, pulsar.Timeout)
+
+
+_NO_ENTRY = (-1, 2**64 - 1)  # -1, read as a signed or an unsigned 64-bit id
+
+
+def _stored(msg_id: Any) -> bool:
+    """False for the -1:-1 id a deduplicating broker answers for a message it dropped."""
+    try:
+        ledger, entry = int(msg_id.ledger_id()), int(msg_id.entry_id())
+    except Exception:  # an id without the accessors: the result code decides
+        return True
+    return not (ledger in _NO_ENTRY and entry in _NO_ENTRY)
 
 
 def stream_of_topic(topic: str) -> str:
@@ -341,7 +358,7 @@ class PulsarBus(Bus):
                     topic,
                     send_timeout_millis=int(self._publish_timeout * 1000),
                     block_if_queue_full=True,
-                    batching_enabled=False,  # one message, one entry: dedup and size checks per message
+                    batching_enabled=False,  # one message, one entry: receipts and size checks per message
                     chunking_enabled=False,  # the router chunks; the broker's maxMessageSize applies
                 )
             except Exception as exc:
@@ -359,12 +376,20 @@ class PulsarBus(Bus):
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
-        def resolve(result: Any, _msg_id: Any) -> None:  # pulsar's thread; must never raise
+        def resolve(result: Any, msg_id: Any) -> None:  # pulsar's thread; must never raise
             def settle_future() -> None:
                 if done.done():
                     return
-                if result == pulsar.Result.Ok:
+                if result == pulsar.Result.Ok and _stored(msg_id):
                     done.set_result(None)
+                elif result == pulsar.Result.Ok:
+                    done.set_exception(
+                        BusUnavailable(
+                            f"Pulsar answered ok on {pulsar_topic} without storing the message "
+                            "(id -1:-1: dropped as a duplicate); turn broker deduplication off "
+                            "for this namespace (silobridge.bus.pulsar)"
+                        )
+                    )
                 else:
                     done.set_exception(
                         BusUnavailable(f"Pulsar refused the message on {pulsar_topic}: {result}")

@@ -13,7 +13,12 @@ from silobridge.errors import BusUnavailable
 def ensure_namespace(
     admin_url: str, tenant: str, namespace: str, *, cluster: str = "standalone", timeout: float = 30.0
 ) -> None:
-    """Create ``tenant``/``namespace`` if missing (idempotent) and enable deduplication on it."""
+    """Create ``tenant``/``namespace`` if missing (idempotent) and turn deduplication off on it.
+
+    Off, whatever the broker's default: broker-side deduplication drops a producer's second
+    message after a restart cut off its first (see :mod:`silobridge.bus.pulsar`); silobridge's
+    consumers are idempotent on the message id instead.
+    """
     check_word(tenant, "Pulsar tenant")
     check_word(namespace, "Pulsar namespace")
     base = admin_url.rstrip("/") + "/admin/v2"
@@ -23,7 +28,7 @@ def ensure_namespace(
                 http, f"{base}/tenants/{tenant}", {"allowedClusters": [cluster], "adminRoles": []}
             )
             _put_unless_exists(http, f"{base}/namespaces/{tenant}/{namespace}", {})
-            dedup = http.post(f"{base}/namespaces/{tenant}/{namespace}/deduplication", json=True)
+            dedup = http.post(f"{base}/namespaces/{tenant}/{namespace}/deduplication", json=False)
             dedup.raise_for_status()
         except httpx.HTTPError as exc:
             raise BusUnavailable(

@@ -29,14 +29,6 @@ def settings(tmp_path: Path) -> ClusterManagerSettings:
 
 
 @pytest.fixture
-async def bus() -> AsyncIterator[MemoryBus]:
-    b = MemoryBus()
-    await b.start()
-    yield b
-    await b.close()
-
-
-@pytest.fixture
 async def events(bus: MemoryBus) -> Events:
     ev = Events()
     await bus.subscribe(topics.CLUSTER_EVENTS, ev.on_message, group="test-cluster-events")

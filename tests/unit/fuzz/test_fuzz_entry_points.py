@@ -269,7 +269,9 @@ async def test_cluster_manager_replies_to_any_request(
 async def node_manager(tmp_path: Path) -> AsyncIterator[NodeManagerService]:
     bus = MemoryBus()
     await bus.start()
-    settings_ = NodeManagerSettings(data_dir=tmp_path, node_id="n1", rpc_timeout_s=0.2)  # no cluster-manager
+    settings_ = NodeManagerSettings(
+        data_dir=tmp_path, node_id="n1", rpc_timeout_s=0.2, rpc_retry_window_s=0
+    )  # no cluster-manager
     nm = NodeManagerService(settings_, bus, ServiceMetrics("node-manager", ME))
     yield nm
     await bus.close()

@@ -18,14 +18,6 @@ from silobridge.observability.metrics import ServiceMetrics
 
 
 @pytest.fixture
-async def bus() -> AsyncIterator[MemoryBus]:
-    b = MemoryBus()
-    await b.start()
-    yield b
-    await b.close()
-
-
-@pytest.fixture
 async def cluster(bus: MemoryBus) -> FakeCluster:
     fake = FakeCluster()
     fake.sub = await serve(bus, topics.CLUSTER_RPC, fake.handle, group="cluster-manager")

@@ -36,7 +36,9 @@ class ReplyAsCancelled:
     def __init__(self) -> None:
         self.caller: asyncio.Task[object] | None = None
 
-    async def request(self, topic: str, body: bytes, *, timeout: float = 10.0) -> bytes:
+    async def request(
+        self, topic: str, body: bytes, *, timeout: float = 10.0, retry_for: float = 0.0
+    ) -> bytes:
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         reply = cpb.ClusterReply(node=cpb.NodeInfo(node_id="n1")).SerializeToString()
 

@@ -78,7 +78,10 @@ def test_shares_add_up_to_plain_gradient_descent(
     assert float(guest_model["intercept"][0]) == pytest.approx(w[-1], abs=1e-6)
     host_w = guest_model["host_share"] + host_model["weight_share"]
     assert np.allclose(host_w, w[10:-1], atol=1e-6)
-    assert np.all(np.abs(host_model["weight_share"]) > 1e3)  # a share alone is noise, not the weights
+    # A share alone is noise, not the weights. Each element is a sum of uniform masks, so one can
+    # land near zero by chance (about 4% of runs had one under 1e3); the vector's length cannot.
+    share = np.asarray(host_model["weight_share"])
+    assert np.linalg.norm(share) > 1e3 * max(1.0, float(np.linalg.norm(w)))
 
 
 def _view(run: FederatedRun, src: int, dst: int) -> list[tuple[str, str, str, int]]:

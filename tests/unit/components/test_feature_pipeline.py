@@ -90,7 +90,24 @@ def test_selection_that_keeps_nothing_is_refused(raw: tuple[Table, Table]) -> No
     assert isinstance(run.errors[2], ComponentError) and "keeps no column" in str(run.errors[2])
 
 
-def test_predict_applies_scale_then_selection_as_in_training(raw: tuple[Table, Table]) -> None:
+# (trained component, its predict, the job's roles, training params): every vertical model.
+MODELS = [
+    ("hetero_lr", "predict", {**PARTIES, "arbiter": [9]}, {"key_bits": 1024, "epochs": 3, "seed": 3}),
+    ("hetero_sshe_lr", "hetero_sshe_lr_predict", PARTIES, {"key_bits": 1024, "epochs": 3, "seed": 3}),
+    (
+        "hetero_secureboost",
+        "hetero_secureboost_predict",
+        PARTIES,
+        {"key_bits": 1024, "num_trees": 3, "seed": 3},
+    ),
+]
+
+
+@pytest.mark.parametrize(("component", "predict", "roles", "params"), MODELS, ids=[m[0] for m in MODELS])
+def test_predict_applies_scale_then_selection_as_in_training(
+    raw: tuple[Table, Table], component: str, predict: str, roles: dict[str, list[int]], params: dict
+) -> None:
+    """A model trained on scaled, selected columns scores the raw table as it scored its training rows."""
     guest, host = raw
     scaled = _local("feature_scale", guest, host, method="standard")
     g1, h1 = scaled.result(1).tables["data"], scaled.result(2).tables["data"]
@@ -100,36 +117,35 @@ def test_predict_applies_scale_then_selection_as_in_training(raw: tuple[Table, T
     sel_host["selected"] = np.asarray(h1.feature_names[::2], dtype=str)
     g2 = selected.result(1).tables["data"]
     h2 = Table(ids=h1.ids, features=h1.features[:, ::2], feature_names=h1.feature_names[::2])
-    lr = run_component(
-        "hetero_lr",
-        {"guest": [1], "host": [2], "arbiter": [9]},
-        inputs={1: {"data": g2}, 2: {"data": h2}},
-        params={"key_bits": 1024, "epochs": 3, "seed": 3},
-        workers=2,
+    trained = run_component(
+        component, roles, inputs={1: {"data": g2}, 2: {"data": h2}}, params=params, workers=2
     )
-    lr.raise_any()
+    trained.raise_any()
+    predict_params = {"key_bits": 1024} if component == "hetero_sshe_lr" else {}  # its predict makes a key
     models = {
         1: {
-            "model": lr.result(1).model,
+            "model": trained.result(1).model,
             "scale": scaled.result(1).model,
             "selection": selected.result(1).model,
         },
-        2: {"model": lr.result(2).model, "scale": scaled.result(2).model, "selection": sel_host},
+        2: {"model": trained.result(2).model, "scale": scaled.result(2).model, "selection": sel_host},
     }
     pred = run_component(
-        "predict",
-        {"guest": [1], "host": [2]},
+        predict,
+        PARTIES,
         inputs={1: {"data": guest}, 2: {"data": host}},  # raw, unscaled, all columns
         input_models=models,
+        params=predict_params,
     )
     pred.raise_any()
-    trained = lr.result(1).tables["predictions"].features
-    assert np.allclose(pred.result(1).tables["predictions"].features, trained, atol=1e-12)
+    scores = trained.result(1).tables["predictions"].features
+    assert np.allclose(pred.result(1).tables["predictions"].features, scores, atol=1e-12)
     assert pred.result(1).summary["auc"] > 0.9
     without = run_component(
-        "predict",
-        {"guest": [1], "host": [2]},
+        predict,
+        PARTIES,
         inputs={1: {"data": guest}, 2: {"data": host}},
         input_models={p: {"model": m["model"]} for p, m in models.items()},
+        params=predict_params,
     )
     assert without.errors  # the raw table has other columns than the model: refused, not mis-scored

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from silobridge.components.hetero_secureboost import guest, host
 from silobridge.components.hetero_secureboost.common import SecureBoostParams, SecureBoostPredictParams
+from silobridge.components.pipeline import with_pipeline
 from silobridge.components.registry import ComponentDef, register
 from silobridge.ml.protocol import guarded
 
@@ -27,10 +28,11 @@ COMPONENT = register(
 PREDICT = register(
     ComponentDef(
         name="hetero_secureboost_predict",
-        roles={"guest": guarded(guest.predict), "host": guarded(host.predict)},
+        roles={"guest": guarded(with_pipeline(guest.predict)), "host": guarded(with_pipeline(host.predict))},
         params=SecureBoostPredictParams,
         outputs=("predictions",),
-        description="Score aligned rows with hetero_secureboost models: hosts send only leaf masks.",
+        description="Score aligned rows with hetero_secureboost models (after the party's fitted scale and "
+        "selection): hosts send only leaf masks.",
     )
 )
 

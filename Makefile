@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -29,6 +29,10 @@ demo-synthetic: $(STAMP)
 # Hetero SecureBoost (guest + host, no arbiter) beside scikit-learn's HistGradientBoosting
 demo-sbt: $(STAMP)
 	$(PY) -m silobridge_cli.main demo --config secureboost
+
+# The example vertical DAG (split, scale, bin, select, SecureBoost and SSHE-LR) beside scikit-learn
+demo-pipeline: $(STAMP)
+	$(PY) -m silobridge_cli.main demo --config vertical_pipeline
 
 # PyTorch for homo_nn (an optional extra: the default PyPI build is several GB).
 TORCH_STAMP := $(VENV)/.torch-installed

@@ -56,7 +56,8 @@ def load_config(name_or_path: str) -> dict[str, Any]:
             text = resources.files("silobridge_cli.demos").joinpath(f"{name_or_path}.yaml").read_text("utf-8")
         except FileNotFoundError:
             raise InvalidInput(
-                f"no demo config {name_or_path!r}: give breast_cancer, synthetic, secureboost, homo_digits or a .yaml path"
+                f"no demo config {name_or_path!r}: give breast_cancer, synthetic, secureboost, vertical_pipeline, homo_digits "
+                "or a .yaml path"
             ) from None
     cfg = yaml.safe_load(text)
     if not isinstance(cfg, dict) or "job" not in cfg or "parties" not in cfg:
@@ -369,7 +370,9 @@ def _save_artifacts(parties: DemoParties, job_id: str, job: dict[str, Any], out_
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run guest, host and arbiter on loopback and train a model end to end")
     p.add_argument(
-        "--config", default="breast_cancer", help="breast_cancer (default), synthetic, or a YAML path"
+        "--config",
+        default="breast_cancer",
+        help="breast_cancer (default), synthetic, secureboost, vertical_pipeline, homo_digits, or a YAML path",
     )
     p.add_argument("--out", type=Path, default=Path("demo-results"))
     p.add_argument("--compute", default="local", choices=["local", "processes", "ray"])
@@ -382,5 +385,10 @@ def _run(args: argparse.Namespace) -> int:
         from silobridge_cli.demo_homo import run_homo_demo
 
         return 0 if run_homo_demo(config, args.out, compute=args.compute).get("accuracy") is not None else 1
+    if config.get("pipeline"):
+        from silobridge_cli.demo_pipeline import run_pipeline_demo
+
+        models = run_pipeline_demo(config, args.out, compute=args.compute)["models"]
+        return 0 if all(m.get("auc") is not None for m in models.values()) else 1
     summary = run_demo(config, args.out, compute=args.compute)
     return 0 if summary.get("auc") is not None else 1

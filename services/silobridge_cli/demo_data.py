@@ -94,12 +94,19 @@ def baseline_auc(s: VerticalSplit) -> float:
 
 def baseline_auc_gbdt(s: VerticalSplit, params: dict[str, Any]) -> float:
     """Centralised scikit-learn histogram GBDT with the job's trees, depth, learning rate, bins and L2."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
     x = np.array([np.concatenate([s.x_guest[i], s.x_host[i]]) for i in s.common_ids])
     y = np.array([s.y[i] for i in s.common_ids])
-    model = HistGradientBoostingClassifier(
+    model = gbdt(params).fit(x, y)
+    return float(roc_auc_score(y, model.predict_proba(x)[:, 1]))
+
+
+def gbdt(params: dict[str, Any]) -> Any:
+    """scikit-learn's HistGradientBoostingClassifier with a hetero_secureboost job's parameters."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
         max_iter=int(params.get("num_trees", 10)),
         max_depth=int(params.get("max_depth", 3)),
         learning_rate=float(params.get("learning_rate", 0.3)),
@@ -107,8 +114,20 @@ def baseline_auc_gbdt(s: VerticalSplit, params: dict[str, Any]) -> float:
         l2_regularization=float(params.get("l2", 0.1)),
         min_samples_leaf=int(params.get("min_child_samples", 20)),
         early_stopping=False,
-    ).fit(x, y)
-    return float(roc_auc_score(y, model.predict_proba(x)[:, 1]))
+    )
+
+
+def logistic(params: dict[str, Any], rows: int) -> Any:
+    """scikit-learn's LogisticRegression with a hetero_sshe_lr job's L2 penalty and epochs.
+
+    The job minimises mean log loss + alpha/2 |w|^2; scikit-learn minimises C * summed log loss +
+    1/2 |w|^2, the same objective for C = 1 / (alpha * rows)."""
+    from sklearn.linear_model import LogisticRegression
+
+    alpha, epochs = float(params.get("alpha", 0.01)), int(params.get("epochs", 10))
+    if alpha == 0:
+        return LogisticRegression(penalty=None, max_iter=epochs)
+    return LogisticRegression(C=1.0 / (alpha * rows), max_iter=epochs)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:

@@ -7,24 +7,18 @@ equal gain, which in binary trees (rows share one of two gradients in the first 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deployments import deployed
 from jobs import model, submit_and_wait, task_summary
-from parties import ROLES, InProcessParties, free_port
-from test_multiprocess_brokers import Deployment, _bus, _cluster_doc, _purge_rabbitmq
+from parties import ROLES, InProcessParties
+from test_multiprocess_brokers import Deployment, _upload
 from test_secureboost_job import _job
 
-from silobridge import pki
 from silobridge_cli import demo_data
-from silobridge_cli.cluster import launch
-from silobridge_cli.demo import upload
-from silobridge_cli.deploy.launcher import LocalCluster
-from silobridge_cli.deploy.local import local_plan
-from silobridge_cli.deploy.spec import parse_cluster
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
@@ -38,28 +32,12 @@ BROKERS = [
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
-    broker = request.param
-    root = Path(tmp_path_factory.mktemp(f"sbt-multiprocess-{broker}"))
-    certs = root / "certs"
-    pki.ensure_pki(certs, list(ROLES.values()))
-    ports = {pid: free_port() for pid in ROLES.values()}
-    run = uuid.uuid4().hex[:8]
-    started: dict[int, LocalCluster] = {}
-    try:
-        for pid in ROLES.values():
-            spec = parse_cluster(_cluster_doc(pid, _bus(broker, run, pid), ports, certs), base_dir=root)
-            started[pid] = launch(local_plan(spec, data_dir=root / f"party-{pid}"), ready_timeout_s=90)
-        yield Deployment(broker, started)
-    finally:
-        for c in started.values():
-            c.stop(grace_s=20)
-        if broker == "rabbitmq":
-            _purge_rabbitmq([f"mp{run}p{pid}" for pid in ROLES.values()])
+    with deployed(request.param, Path(tmp_path_factory.mktemp(f"sbt-multiprocess-{request.param}"))) as d:
+        yield d
 
 
 def _train(flows: dict[str, str], split: demo_data.VerticalSplit) -> tuple[float, dict[str, Any]]:
-    upload(flows["guest"], split.guest_csv, namespace="demo", name="guest", label_column="y")
-    upload(flows["host"], split.host_csv, namespace="demo", name="host")
+    _upload(flows, split)
     job = submit_and_wait(flows["guest"], _job(), timeout_s=300)
     assert job["state"] == "SUCCEEDED", job["message"]
     return task_summary(job, "evaluation_0")["auc"], model(

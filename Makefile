@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-sshe bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -141,6 +141,12 @@ bench-secagg: $(STAMP)
 # hetero_secureboost: synthetic 20,000 x (20+20) fit, per tree/layer, time shares, packed vs unpacked; bench-results/sbt.{json,md}
 bench-sbt: $(STAMP)
 	$(PY) -m silobridge.bench.sbt_bench
+
+# hetero_sshe_lr against centralised scikit-learn: breast cancer and synthetic SSHE_ROWS x (20 + 20),
+# 10 epochs, 1024-bit keys; exits 1 when a train AUC is more than 0.005 off; bench-results/sshe.{json,md}
+SSHE_ROWS ?= 20000
+bench-sshe: $(STAMP)
+	$(PY) -m silobridge.bench.sshe_bench --rows $(SSHE_ROWS)
 
 # router: signing + replay/revocation checks per message, side by side with the path without them; bench-results/signing.{json,md}
 bench-signing: $(STAMP)

@@ -238,6 +238,9 @@ class NodeManagerService(Service):
                 meta = await self.tables.upload_chunk(cmd.upload_chunk)
                 reply = cpb.ClusterReply(ok=True) if meta is None else cpb.ClusterReply(table=meta)
                 return reply.SerializeToString()
+            if kind == "read_table":
+                data = await self.tables.read(cmd.read_table.table, party_id=self.settings.party_id)
+                return cpb.ClusterReply(table_data=data).SerializeToString()
             if kind == "delete_table":
                 await self.tables.delete(cmd.delete_table.table)
             elif kind == "run_task":

@@ -11,7 +11,9 @@ import os
 from functools import partial
 from pathlib import Path
 
-from node_manager.binding import probe_binding
+import numpy as np
+
+from node_manager.binding import open_bound, probe_binding
 from node_manager.cluster_client import ClusterClient
 from node_manager.metrics import NodeMetrics
 from node_manager.storage import TableStorage
@@ -20,6 +22,7 @@ from node_manager.uploads import UploadSpool
 from silobridge.bus.base import check_word
 from silobridge.cluster.v1 import cluster_pb2 as cpb
 from silobridge.errors import InvalidInput, NotFound
+from silobridge.federation import codec
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.table import Table
 from silobridge.table_csv import csv_batches
@@ -27,6 +30,7 @@ from silobridge.table_csv import csv_batches
 log = logging.getLogger(__name__)
 
 MAX_PARTITIONS = 1024
+MAX_READ_BYTES = 48 << 20  # a ReadTable reply stays below the bus limit of 64 MiB
 
 
 class TableCommands:
@@ -123,6 +127,34 @@ class TableCommands:
         self.metrics.tables.labels("bind", "ok").inc()
         log.info("bound table %s.%s to a %s source: %d rows", ns, name, cmd.source.kind, meta.rows)
         return meta
+
+    async def read(self, ref: pb.TableRef, *, party_id: int) -> bytes:
+        """Every row of a table this node holds, for the party's own serving service (its online
+        feature table): a ``Value`` dict of ids, features and feature names."""
+        ns, name = ref.namespace, ref.name
+        check_word(ns, "table namespace")
+        check_word(name, "table name")
+        if self.storage.exists(ns, name):
+            table: Table = await asyncio.to_thread(self.storage.load, ns, name)
+        else:
+            meta = await self.cluster.get_table_meta(ns, name)
+            if meta is None or not meta.HasField("source"):
+                raise NotFound(f"table {ns}.{name} is not stored on node {self.node_id}")
+            table = await asyncio.to_thread(
+                open_bound, meta, party_id=party_id, allow=list(self.bind_allow), environ=os.environ
+            )
+        size = table.rows * (len(table.feature_names) * 8 + 64)
+        if size > MAX_READ_BYTES:
+            raise InvalidInput(
+                f"table {ns}.{name} ({table.rows} rows) is over the {MAX_READ_BYTES >> 20} MiB a read may return"
+            )
+        value = {
+            "ids": np.asarray(table.ids, dtype=str),
+            "features": np.asarray(table.features, dtype=np.float64),
+            "feature_names": np.asarray(table.feature_names, dtype=str),
+        }
+        self.metrics.tables.labels("read", "ok").inc()
+        return codec.to_bytes(value)
 
     async def delete(self, ref: pb.TableRef) -> None:
         """Metadata first, then files: no reader is ever pointed at partitions already gone."""

@@ -578,6 +578,10 @@ class RouterService(Service):
         """The local topic follows from the channel; the peer never names a topic."""
         if env.channel == env_pb.CHANNEL_CONTROL:
             return topics.FLOW_CONTROL
+        if env.channel == env_pb.CHANNEL_SERVING:
+            if env.name == topics.SERVING_REQUEST:
+                return topics.SERVING_REQUESTS
+            return topics.serving_replies(env.tag)
         session = env.session
         if session not in self._declared_sessions:
             # Keep the value even when the receiving task has not subscribed yet.
@@ -651,6 +655,10 @@ def _check_channel_fields(env: env_pb.Envelope) -> None:
         for value, what in ((env.name, "name"), (env.tag, "tag")):
             if value:
                 check_word(value, what)
+    elif env.channel == env_pb.CHANNEL_SERVING:
+        if env.name not in (topics.SERVING_REQUEST, topics.SERVING_REPLY):
+            raise InvalidInput(f"serving envelope name {env.name[:64]!r}: score_request or score_reply")
+        check_word(env.tag, "serving replica")
     else:
         raise InvalidInput(f"envelope {env.message_id[:128]} has no channel (CHANNEL_UNSPECIFIED)")
 

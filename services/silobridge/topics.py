@@ -13,6 +13,14 @@ FLOW_CONTROL = "flow.control"  # inbound ControlMessage envelopes from peers' fl
 FLOW_EVENTS = "flow.events"  # TaskEvent from node-managers
 CLUSTER_RPC = "cluster.rpc"  # ClusterRequest -> ClusterReply
 CLUSTER_EVENTS = "cluster.events"  # ClusterEvent
+SERVING_REQUESTS = "serving.requests"  # inbound ScoreRequest envelopes from peers' serving services
+SERVING_REQUEST = "score_request"  # envelope name of a CHANNEL_SERVING request
+SERVING_REPLY = "score_reply"  # envelope name of a CHANNEL_SERVING reply
+
+
+def serving_replies(replica: str) -> str:
+    """Inbound ScoreReply envelopes for one serving replica (the request's tag names it)."""
+    return f"serving.replies.{check_word(replica, 'serving replica')}"
 
 
 def node_cmd(node_id: str) -> str:

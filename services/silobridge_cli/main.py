@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "silobridge_cli.demo",
     "silobridge_cli.cluster",
     "silobridge_cli.peer",
+    "silobridge_cli.model",
 )
 
 

@@ -33,6 +33,7 @@ class PartyConfig:
     route_table: Path
     router_port: int = 0
     flow_port: int = 9380
+    serving_port: int = 0
     http_host: str = "127.0.0.1"
     compute_backend: str = "local"
     compute_workers: int = 0
@@ -70,6 +71,8 @@ class SingleProcessParty:
         from node_manager.settings import NodeManagerSettings
         from rollsite_router.service import RouterService
         from rollsite_router.settings import RouterSettings
+        from serving.service import ServingService
+        from serving.settings import ServingSettings
 
         c = self.config
         specs: list[tuple[str, type[Any], type[CommonSettings], dict[str, Any]]] = [
@@ -91,6 +94,7 @@ class SingleProcessParty:
                 {"listen_port": c.router_port, "cert_dir": c.cert_dir, "route_table": c.route_table},
             ),
             ("flow", FlowService, FlowSettings, {"route_table": c.route_table, "http_port": c.flow_port}),
+            ("serving", ServingService, ServingSettings, {"http_port": c.serving_port}),
         ]
         out: list[tuple[str, Service]] = []
         for name, svc_cls, settings_cls, fields in specs:
@@ -110,6 +114,7 @@ class SingleProcessParty:
             await host.start()
         # Drivers in this process (the e2e tests, notebooks) reach this flow with its admin token.
         remember_bootstrap(self.flow_url, self.config.data_dir / "flow", self.config.party_id)
+        remember_bootstrap(self.services["serving"].url, self.config.data_dir / "serving")  # not a flow
         log.info("party %s ready: flow at %s", self.config.party_id, self.flow_url)
 
     async def stop_service(self, name: str) -> None:
@@ -129,6 +134,8 @@ class SingleProcessParty:
     async def stop(self) -> None:
         if "flow" in self.services:
             forget(self.flow_url)
+        if "serving" in self.services:
+            forget(self.services["serving"].url)
         for name in reversed(list(self.services)):
             await self.services[name].stop()
         self.services.clear()
@@ -158,7 +165,7 @@ async def run_party(config: PartyConfig, ready_file: Path | None = None) -> Exit
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("party", help="run all four services of one party in one process (memory bus)")
+    p = sub.add_parser("party", help="run the services of one party in one process (memory bus)")
     psub = p.add_subparsers(dest="party_command", required=True)
     run = psub.add_parser("run", help="run until SIGTERM")
     run.add_argument("--party", type=int, required=True, help="party id")
@@ -167,6 +174,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--route-table", type=Path, required=True)
     run.add_argument("--router-port", type=int, default=0)
     run.add_argument("--flow-port", type=int, default=9380)
+    run.add_argument("--serving-port", type=int, default=0, help="the serving API (0: a free port)")
     run.add_argument("--compute", default="local", choices=["local", "processes", "ray"])
     run.add_argument("--workers", type=int, default=0)
     run.add_argument("--ready-file", type=Path, help="write the services' URLs here once ready")
@@ -183,6 +191,7 @@ def _run(args: argparse.Namespace) -> int:
         route_table=args.route_table,
         router_port=args.router_port,
         flow_port=args.flow_port,
+        serving_port=args.serving_port,
         compute_backend=args.compute,
         compute_workers=args.workers,
     )

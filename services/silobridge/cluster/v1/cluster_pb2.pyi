@@ -205,7 +205,7 @@ class TableList(_message.Message):
     def __init__(self, tables: _Optional[_Iterable[_Union[TableMeta, _Mapping]]] = ...) -> None: ...
 
 class ClusterReply(_message.Message):
-    __slots__ = ("error", "node", "session", "table", "nodes", "tables", "ok")
+    __slots__ = ("error", "node", "session", "table", "nodes", "tables", "ok", "table_data")
     ERROR_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
@@ -213,6 +213,7 @@ class ClusterReply(_message.Message):
     NODES_FIELD_NUMBER: _ClassVar[int]
     TABLES_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
+    TABLE_DATA_FIELD_NUMBER: _ClassVar[int]
     error: Error
     node: NodeInfo
     session: ComputeSession
@@ -220,7 +221,8 @@ class ClusterReply(_message.Message):
     nodes: NodeList
     tables: TableList
     ok: bool
-    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., node: _Optional[_Union[NodeInfo, _Mapping]] = ..., session: _Optional[_Union[ComputeSession, _Mapping]] = ..., table: _Optional[_Union[TableMeta, _Mapping]] = ..., nodes: _Optional[_Union[NodeList, _Mapping]] = ..., tables: _Optional[_Union[TableList, _Mapping]] = ..., ok: _Optional[bool] = ...) -> None: ...
+    table_data: bytes
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ..., node: _Optional[_Union[NodeInfo, _Mapping]] = ..., session: _Optional[_Union[ComputeSession, _Mapping]] = ..., table: _Optional[_Union[TableMeta, _Mapping]] = ..., nodes: _Optional[_Union[NodeList, _Mapping]] = ..., tables: _Optional[_Union[TableList, _Mapping]] = ..., ok: _Optional[bool] = ..., table_data: _Optional[bytes] = ...) -> None: ...
 
 class ClusterEvent(_message.Message):
     __slots__ = ("session_expired", "node_lost")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'silobridge/federation/v1/envelope.proto\x12\x18silobridge.federation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n\x08PartyRef\x12\x10\n\x08party_id\x18\x01 \x01(\x03\x12,\n\x04role\x18\x02 \x01(\x0e\x32\x1e.silobridge.federation.v1.Role\"\x9b\x03\n\x08\x45nvelope\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12/\n\x03src\x18\x02 \x01(\x0b\x32\".silobridge.federation.v1.PartyRef\x12/\n\x03\x64st\x18\x03 \x01(\x0b\x32\".silobridge.federation.v1.PartyRef\x12\x32\n\x07\x63hannel\x18\x04 \x01(\x0e\x32!.silobridge.federation.v1.Channel\x12\x0f\n\x07session\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x0b\n\x03tag\x18\x07 \x01(\t\x12\x10\n\x08sequence\x18\x08 \x01(\x04\x12\x13\n\x0b\x63hunk_index\x18\t \x01(\r\x12\x13\n\x0b\x63hunk_count\x18\n \x01(\r\x12\x16\n\x0epayload_digest\x18\x0b \x01(\x0c\x12\x14\n\x0cpayload_size\x18\x0c \x01(\x04\x12+\n\x07sent_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07payload\x18\x0e \x01(\x0c\x12\x11\n\tsignature\x18\x0f \x01(\x0c*M\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_GUEST\x10\x01\x12\r\n\tROLE_HOST\x10\x02\x12\x10\n\x0cROLE_ARBITER\x10\x03*O\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43HANNEL_FEDERATION\x10\x01\x12\x13\n\x0f\x43HANNEL_CONTROL\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'silobridge/federation/v1/envelope.proto\x12\x18silobridge.federation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n\x08PartyRef\x12\x10\n\x08party_id\x18\x01 \x01(\x03\x12,\n\x04role\x18\x02 \x01(\x0e\x32\x1e.silobridge.federation.v1.Role\"\x9b\x03\n\x08\x45nvelope\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12/\n\x03src\x18\x02 \x01(\x0b\x32\".silobridge.federation.v1.PartyRef\x12/\n\x03\x64st\x18\x03 \x01(\x0b\x32\".silobridge.federation.v1.PartyRef\x12\x32\n\x07\x63hannel\x18\x04 \x01(\x0e\x32!.silobridge.federation.v1.Channel\x12\x0f\n\x07session\x18\x05 \x01(\t\x12\x0c\n\x04name\x18\x06 \x01(\t\x12\x0b\n\x03tag\x18\x07 \x01(\t\x12\x10\n\x08sequence\x18\x08 \x01(\x04\x12\x13\n\x0b\x63hunk_index\x18\t \x01(\r\x12\x13\n\x0b\x63hunk_count\x18\n \x01(\r\x12\x16\n\x0epayload_digest\x18\x0b \x01(\x0c\x12\x14\n\x0cpayload_size\x18\x0c \x01(\x04\x12+\n\x07sent_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07payload\x18\x0e \x01(\x0c\x12\x11\n\tsignature\x18\x0f \x01(\x0c*M\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_GUEST\x10\x01\x12\r\n\tROLE_HOST\x10\x02\x12\x10\n\x0cROLE_ARBITER\x10\x03*d\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43HANNEL_FEDERATION\x10\x01\x12\x13\n\x0f\x43HANNEL_CONTROL\x10\x02\x12\x13\n\x0f\x43HANNEL_SERVING\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROLE']._serialized_start=592
   _globals['_ROLE']._serialized_end=669
   _globals['_CHANNEL']._serialized_start=671
-  _globals['_CHANNEL']._serialized_end=750
+  _globals['_CHANNEL']._serialized_end=771
   _globals['_PARTYREF']._serialized_start=102
   _globals['_PARTYREF']._serialized_end=176
   _globals['_ENVELOPE']._serialized_start=179

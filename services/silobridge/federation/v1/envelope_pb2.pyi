@@ -21,6 +21,7 @@ class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANNEL_UNSPECIFIED: _ClassVar[Channel]
     CHANNEL_FEDERATION: _ClassVar[Channel]
     CHANNEL_CONTROL: _ClassVar[Channel]
+    CHANNEL_SERVING: _ClassVar[Channel]
 ROLE_UNSPECIFIED: Role
 ROLE_GUEST: Role
 ROLE_HOST: Role
@@ -28,6 +29,7 @@ ROLE_ARBITER: Role
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_FEDERATION: Channel
 CHANNEL_CONTROL: Channel
+CHANNEL_SERVING: Channel
 
 class PartyRef(_message.Message):
     __slots__ = ("party_id", "role")

@@ -145,21 +145,29 @@ class DeleteTable(_message.Message):
     table: TableRef
     def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ...) -> None: ...
 
+class ReadTable(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: TableRef
+    def __init__(self, table: _Optional[_Union[TableRef, _Mapping]] = ...) -> None: ...
+
 class NodeCommand(_message.Message):
-    __slots__ = ("run_task", "cancel_task", "store_table", "delete_table", "bind_table", "upload_chunk")
+    __slots__ = ("run_task", "cancel_task", "store_table", "delete_table", "bind_table", "upload_chunk", "read_table")
     RUN_TASK_FIELD_NUMBER: _ClassVar[int]
     CANCEL_TASK_FIELD_NUMBER: _ClassVar[int]
     STORE_TABLE_FIELD_NUMBER: _ClassVar[int]
     DELETE_TABLE_FIELD_NUMBER: _ClassVar[int]
     BIND_TABLE_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    READ_TABLE_FIELD_NUMBER: _ClassVar[int]
     run_task: RunTask
     cancel_task: CancelTask
     store_table: StoreTable
     delete_table: DeleteTable
     bind_table: BindTable
     upload_chunk: UploadChunk
-    def __init__(self, run_task: _Optional[_Union[RunTask, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., store_table: _Optional[_Union[StoreTable, _Mapping]] = ..., delete_table: _Optional[_Union[DeleteTable, _Mapping]] = ..., bind_table: _Optional[_Union[BindTable, _Mapping]] = ..., upload_chunk: _Optional[_Union[UploadChunk, _Mapping]] = ...) -> None: ...
+    read_table: ReadTable
+    def __init__(self, run_task: _Optional[_Union[RunTask, _Mapping]] = ..., cancel_task: _Optional[_Union[CancelTask, _Mapping]] = ..., store_table: _Optional[_Union[StoreTable, _Mapping]] = ..., delete_table: _Optional[_Union[DeleteTable, _Mapping]] = ..., bind_table: _Optional[_Union[BindTable, _Mapping]] = ..., upload_chunk: _Optional[_Union[UploadChunk, _Mapping]] = ..., read_table: _Optional[_Union[ReadTable, _Mapping]] = ...) -> None: ...
 
 class MetricPoint(_message.Message):
     __slots__ = ("name", "step", "value")

@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-sshe bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-sshe bench-serving bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -107,7 +107,7 @@ proto-check: $(STAMP)
 	done; \
 	rm -rf $$tmp; echo "generated protobuf code is up to date"
 
-bench: $(STAMP) bench-bus bench-secagg bench-sbt
+bench: $(STAMP) bench-bus bench-secagg bench-sbt bench-serving
 	$(PY) -m silobridge.bench
 
 # whole hetero_lr jobs with a per-phase breakdown, side by side with LR_BASELINE (a commit;
@@ -147,6 +147,12 @@ bench-sbt: $(STAMP)
 SSHE_ROWS ?= 20000
 bench-sshe: $(STAMP)
 	$(PY) -m silobridge.bench.sshe_bench --rows $(SSHE_ROWS)
+
+# online serving: guest endpoint with 1 host on loopback, SERVING_SECONDS per level at 1, 8, 64 clients,
+# via the routers and guest-only (the router hop's cost); bench-results/serving.{json,md}
+SERVING_SECONDS ?= 30
+bench-serving: $(STAMP)
+	$(PY) -m silobridge_cli.bench_serving --seconds $(SERVING_SECONDS)
 
 # router: signing + replay/revocation checks per message, side by side with the path without them; bench-results/signing.{json,md}
 bench-signing: $(STAMP)

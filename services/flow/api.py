@@ -9,17 +9,17 @@ what it may not do, before the body is read.
 from __future__ import annotations
 
 import time
-from importlib import resources
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flow import views
 from flow.api_admin import admin_router
+from flow.api_board import board_router
 from flow.api_errors import AUTH, CLUSTER, allowed_methods, errors, install_openapi
 from flow.api_tables import choose_node, tables_router
 from flow.auth import Permission, check_credential_first, requirement
@@ -263,12 +263,9 @@ def build_api(deps: ApiBackend) -> FastAPI:
         """Tables of this party (metadata only)."""
         return {"tables": [views.table_meta(t) for t in await deps.cluster.list_tables(namespace)]}
 
-    @app.get("/board", response_class=HTMLResponse, include_in_schema=False)
-    async def board() -> HTMLResponse:
-        return HTMLResponse(resources.files("flow").joinpath("board.html").read_text(encoding="utf-8"))
-
     app.include_router(admin_router(deps), responses=AUTH_RESPONSES)
     app.include_router(tables_router(deps), responses=AUTH_RESPONSES)
+    app.include_router(board_router(deps), responses=AUTH_RESPONSES)
     app.add_middleware(LatencyMiddleware, metrics=deps.flow_metrics)
     install_openapi(app)
     return app

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from flow import jobspec
+from flow import jobspec, task_log
 from flow.cluster_client import ClusterClient
 from flow.metrics import FlowMetrics
 from flow.settings import FlowSettings
@@ -138,6 +138,7 @@ class Scheduler:
                         return  # stopped meanwhile; the finally below releases the session
                     task.state, task.node_id, task.started, task.message = RUNNING, node_id, time.time(), ""
                     self._store.put_task(task)
+                    self._log(task, task_log.started(attempt, node_id))
                     await self._cluster.run_task(node_id, run)
                     allocated = False  # from now on the task's end releases it
                     self._metrics.tasks.labels(RUNNING).inc()
@@ -238,11 +239,15 @@ class Scheduler:
             task.state, task.attempt, task.node_id = WAITING, attempt + 1, ""
             task.message = f"attempt {attempt} failed: {message}; retrying"
             self._store.put_task(task)
+            self._store.add_task_log(
+                job_id, self.party, task_name, attempt, task_log.retrying(attempt, message)
+            )
             log.warning("task %s attempt %d failed (%s); retrying", task_name, attempt, message)
             self.spawn(self._advance_later(job_id), f"retry-{job_id}-{task_name}")
         else:
             task.state, task.ended, task.message = FAILED, time.time(), message
             self._store.put_task(task)
+            self._log(task, task_log.ended(FAILED, message))
             self._metrics.tasks.labels(FAILED).inc()
             log.warning("task %s failed at party %d: %s", task_name, self.party, message)
         await self._on_change(job_id)
@@ -268,8 +273,10 @@ class Scheduler:
                         MetricRecord(m.name, m.step, m.value, event.attempt, now) for m in event.metrics
                     ]
                     self._store.add_metrics(event.job_id, self.party, event.task_name, points)
+                    self._log(task, task_log.metrics(points))
                 session_id = topics.session_id(event.job_id, event.task_name, event.attempt)
                 if state == RUNNING:
+                    self._log(task, task_log.progress(task.progress, event.progress))
                     task.progress = max(task.progress, event.progress)
                     if event.node_id and not task.node_id:
                         task.node_id = event.node_id
@@ -363,8 +370,13 @@ class Scheduler:
             self._store.put_model(task.job_id, task.task_name, self.party, event.model.SerializeToString())
         task.state, task.ended, task.progress, task.message = SUCCEEDED, time.time(), 1.0, event.message
         self._store.put_task(task)
+        self._log(task, task_log.ended(SUCCEEDED, event.message, task.summary))
         self._metrics.tasks.labels(SUCCEEDED).inc()
         log.info("task %s succeeded at party %d", task.task_name, self.party)
+
+    def _log(self, task: TaskRecord, lines: list[str]) -> None:
+        if lines:
+            self._store.add_task_log(task.job_id, self.party, task.task_name, task.attempt, lines)
 
     async def cancel_on_node(self, task: TaskRecord, reason: str) -> None:
         """``CancelTask`` to the node running this task's attempt, and release its session."""
@@ -389,6 +401,7 @@ class Scheduler:
                 await self.cancel_on_node(task, reason)
             task.state, task.ended, task.message = CANCELLED, time.time(), reason
             self._store.put_task(task)
+            self._log(task, task_log.ended(CANCELLED, reason))
             self._metrics.tasks.labels(CANCELLED).inc()
 
 

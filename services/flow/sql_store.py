@@ -19,6 +19,7 @@ from flow.store import (
     AuditRecord,
     JobRecord,
     JobStore,
+    LogLine,
     MetricRecord,
     ModelRecord,
     PartyRecord,
@@ -67,6 +68,12 @@ _MIGRATIONS: tuple[tuple[str, str], ...] = (
     # The scheduler, liveness checks and the coordinator poll list_jobs(states=...) and
     # count_jobs(state); without it each poll scans every job the party ever ran.
     ("index jobs by state", "CREATE INDEX {p}jobs_state ON {p}jobs (state, created)"),
+    (
+        "task log lines",
+        "CREATE TABLE {p}task_log (job_id TEXT NOT NULL, party_id BIGINT NOT NULL, task_name TEXT NOT NULL, "
+        "seq BIGINT NOT NULL, time {real} NOT NULL, attempt INTEGER NOT NULL, line TEXT NOT NULL, "
+        "PRIMARY KEY (job_id, party_id, task_name, seq))",
+    ),
 )
 _TABLES = (
     "jobs",
@@ -78,6 +85,7 @@ _TABLES = (
     "tokens",
     "audit",
     "policy",
+    "task_log",
     "schema_version",
 )
 _TOKEN_COLS = "token_id, name, role, digest, created, revoked"
@@ -292,6 +300,42 @@ class SqlJobStore(JobStore):
                 (job_id, party_id, task_name),
             )
         return [MetricRecord(r[0], int(r[1]), float(r[2]), int(r[3]), float(r[4])) for r in rows]
+
+    def add_task_log(
+        self, job_id: str, party_id: int, task_name: str, attempt: int, lines: list[str]
+    ) -> None:
+        key = (job_id, party_id, task_name)
+        with self._tx():
+            rows = self._all(
+                "SELECT COALESCE(MAX(seq), 0) FROM {p}task_log WHERE job_id = ? AND party_id = ? AND task_name = ?",
+                key,
+            )
+            seq, now = int(rows[0][0]), time.time()
+            for line in lines:
+                seq += 1
+                self._exec(
+                    "INSERT INTO {p}task_log (job_id, party_id, task_name, seq, time, attempt, line) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*key, seq, now, attempt, line),
+                )
+
+    def task_log(
+        self, job_id: str, party_id: int, task_name: str, *, after: int = 0, tail: int = 0, limit: int = 1000
+    ) -> list[LogLine]:
+        where = "WHERE job_id = ? AND party_id = ? AND task_name = ?"
+        cols = "SELECT seq, time, attempt, line FROM {p}task_log "
+        with self._lock:
+            if tail > 0:
+                rows = self._all(
+                    f"{cols}{where} ORDER BY seq DESC LIMIT ?", (job_id, party_id, task_name, tail)
+                )
+                rows.reverse()
+            else:
+                rows = self._all(
+                    f"{cols}{where} AND seq > ? ORDER BY seq LIMIT ?",
+                    (job_id, party_id, task_name, after, limit),
+                )
+        return [LogLine(int(r[0]), float(r[1]), int(r[2]), str(r[3])) for r in rows]
 
     def put_model(self, job_id: str, task_name: str, party_id: int, data: bytes) -> None:
         with self._tx():

@@ -3,7 +3,8 @@
 One store per party: ``jobs`` (spec bytes, state), ``parties`` (each party's answer to the
 proposal), ``tasks`` (one row per task per party — the initiator also keeps the other parties'
 task states it hears about), ``metrics`` (points), ``models`` (this party's model bytes), and
-the control message ids already applied (idempotency across restarts). Beside the jobs:
+the control message ids already applied (idempotency across restarts), and ``task_log`` (the
+lines flow writes about this party's task runs, numbered per task). Beside the jobs:
 ``tokens`` (API credentials, only their SHA-256 digests), ``audit`` (every decision on a peer's
 proposal and every change of credentials or policy) and ``policy`` (this party's current policy).
 """
@@ -91,6 +92,14 @@ class AuditRecord:
     reason: str = ""
 
 
+@dataclass
+class LogLine:
+    seq: int  # 1, 2, ... per task: a follower asks for the lines after the last seq it read
+    time: float
+    attempt: int
+    line: str
+
+
 class JobStore(abc.ABC):
     """Everything flow persists. Implementations must be safe to call from one event loop."""
 
@@ -134,6 +143,18 @@ class JobStore(abc.ABC):
     @abc.abstractmethod
     def list_metrics(self, job_id: str, party_id: int, task_name: str) -> list[MetricRecord]:
         """Oldest first."""
+
+    @abc.abstractmethod
+    def add_task_log(
+        self, job_id: str, party_id: int, task_name: str, attempt: int, lines: list[str]
+    ) -> None:
+        """Append lines to the task's log (numbered after its last line)."""
+
+    @abc.abstractmethod
+    def task_log(
+        self, job_id: str, party_id: int, task_name: str, *, after: int = 0, tail: int = 0, limit: int = 1000
+    ) -> list[LogLine]:
+        """Oldest first: the last ``tail`` lines when ``tail`` > 0, else up to ``limit`` lines after ``after``."""
 
     @abc.abstractmethod
     def put_model(self, job_id: str, task_name: str, party_id: int, data: bytes) -> None: ...

@@ -108,6 +108,7 @@ def _guest(ctx: TaskContext) -> TaskResult:
         ctx.log_metric("threshold", float(t), step)
         ctx.log_metric("precision_at_threshold", at.precision, step)
         ctx.log_metric("recall_at_threshold", at.recall, step)
+        ctx.log_metric("fpr_at_threshold", at.fp / (at.fp + at.tn) if at.fp + at.tn else 0.0, step)
     ctx.progress(1.0)
     model = {"confusion_matrix": np.array([[cm.tn, cm.fp], [cm.fn, cm.tp]], dtype=np.int64)}
     return TaskResult(model=model, summary=summary)

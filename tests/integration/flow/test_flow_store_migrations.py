@@ -23,7 +23,7 @@ from flow.sql_store import SqlJobStore
 from flow.store import AuditRecord, JobRecord, MetricRecord, ModelRecord, PartyRecord, TaskRecord, TokenRecord
 from silobridge.migrations import SchemaTooNew
 
-CURRENT = 2
+CURRENT = 3
 
 # Frozen: flow's DDL before schema versions (sql_store._SCHEMA at that time). Never edit it.
 V1_DDL = """
@@ -224,14 +224,14 @@ def test_upgrade_keeps_every_job_task_metric_model_and_credential(old_db: OldDb)
         assert store.list_metrics("job-new", 9999, "lr")[-1].name == "auc"
     finally:
         store.close()
-    assert _versions(old_db) == [1, 2]
+    assert _versions(old_db) == list(range(1, CURRENT + 1))
 
     again = _open(old_db)  # reopening applies nothing twice
     try:
         assert again.schema_version == CURRENT and again.get_model("job-new", "lr", 9999) == b"v2"
     finally:
         again.close()
-    assert _versions(old_db) == [1, 2]
+    assert _versions(old_db) == list(range(1, CURRENT + 1))
 
 
 @pytest.mark.parametrize("old_db", ["sqlite"], indirect=True)  # PostgreSQL plans by table statistics
@@ -283,5 +283,5 @@ def test_a_new_database_gets_every_step(tmp_path: Path) -> None:
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     finally:
         conn.close()
-    assert [r[0] for r in rows] == [1, 2]
+    assert [r[0] for r in rows] == list(range(1, CURRENT + 1))
     assert {"flow_jobs_created", "flow_jobs_state", "flow_metrics_task", "flow_audit_job"} <= indexes

@@ -37,7 +37,7 @@ def test_binary_lift_and_precision_recall_curves() -> None:
     assert run.result(1).summary["lift_10"] == pytest.approx(y[top].mean() / y.mean())
     curves = {
         name: {step: v for n, v, step in run.metrics[1] if n == name}
-        for name in ("precision_at_threshold", "recall_at_threshold", "threshold")
+        for name in ("precision_at_threshold", "recall_at_threshold", "fpr_at_threshold", "threshold")
     }
     assert len(curves["threshold"]) == 9
     for step, t in curves["threshold"].items():
@@ -46,6 +46,7 @@ def test_binary_lift_and_precision_recall_curves() -> None:
             precision_score(y, pred, zero_division=0)
         )
         assert curves["recall_at_threshold"][step] == pytest.approx(recall_score(y, pred))
+        assert curves["fpr_at_threshold"][step] == pytest.approx(pred[y == 0].mean())
 
 
 def test_multiclass_accuracy_and_macro_f1() -> None:

@@ -42,6 +42,20 @@ $(TORCH_STAMP): $(STAMP)
 
 install-torch: $(TORCH_STAMP)
 
+# The board's browser tests: Debian's chromium (apt-get, as root; never a downloaded browser) and
+# the playwright package, which drives it by its path (tests/e2e/test_board_browser.py).
+BROWSER_STAMP := $(VENV)/.browser-installed
+.PHONY: install-browser
+$(BROWSER_STAMP): $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] || { echo "install-browser: run as root, or: sudo apt-get install -y chromium"; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(PY) -m pip install -q -e '.[dev,browser]'
+	touch $(BROWSER_STAMP)
+
+install-browser: $(BROWSER_STAMP)
+
 demo-homo: $(TORCH_STAMP)
 	$(PY) -m silobridge_cli.main demo --config homo_digits
 

@@ -54,6 +54,7 @@ class ServingService(Service):
         self.admin_token = ""
         self._subs: list[Subscription] = []
         self._deploy_lock = asyncio.Lock()
+        self._inflight = 0
 
     async def start(self) -> None:
         self.admin_token = self._load_token()
@@ -83,7 +84,12 @@ class ServingService(Service):
         self._ready = True
 
     async def stop(self) -> None:
+        """Drain: requests in flight get their hosts' answers (up to one host timeout), then stop."""
         self._ready = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.host_timeout_s + 0.5
+        while self._inflight and loop.time() < deadline:
+            await asyncio.sleep(0.02)
         await stop_consuming(self._subs)
         await self.lanes.close()
         await self.rpc.close()
@@ -115,12 +121,14 @@ class ServingService(Service):
     async def score(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         outcome = "ok"
+        self._inflight += 1
         try:
             return await self._score(name, body)
         except SilobridgeError as exc:
             outcome = exc.code
             raise
         finally:
+            self._inflight -= 1
             self.serving_metrics.requests.labels(outcome).inc()
             self.serving_metrics.request_seconds.observe(time.perf_counter() - started)
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from silobridge_cli.job import CliError, add_flow_option, call, run_cli
+from silobridge_cli.job import CliError, add_flow_option, call, emit, run_cli
 
 ROLES = ("admin", "operator", "data-owner", "viewer")
 
@@ -19,25 +19,35 @@ def _when(t: float) -> str:
 
 def _token_create(args: argparse.Namespace) -> int:
     out = call(args, "POST", "/v1/tokens", json={"name": args.name, "role": args.role})
-    print(out["token"])  # the only time the secret is shown: stdout alone, for `> file` or a secret store
+    emit(
+        args, out, lambda: print(out["token"])
+    )  # the only time the secret is shown: stdout alone, for `> file` or a secret store
     return 0
 
 
 def _token_list(args: argparse.Namespace) -> int:
-    for t in call(args, "GET", "/v1/tokens")["tokens"]:
-        state = f"revoked {_when(t['revoked'])}" if t["revoked"] else "active"
-        print(f"{t['token_id']:<18} {t['name']:<24} {t['role']:<11} {_when(t['created'])}  {state}")
+    tokens = call(args, "GET", "/v1/tokens")["tokens"]
+
+    def text() -> None:
+        for t in tokens:
+            state = f"revoked {_when(t['revoked'])}" if t["revoked"] else "active"
+            print(f"{t['token_id']:<18} {t['name']:<24} {t['role']:<11} {_when(t['created'])}  {state}")
+
+    emit(args, tokens, text)
     return 0
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
     t = call(args, "DELETE", f"/v1/tokens/{args.token}")
-    print(f"revoked {t['token_id']} ({t['name']}, {t['role']})")
+    emit(args, t, lambda: print(f"revoked {t['token_id']} ({t['name']}, {t['role']})"))
     return 0
 
 
 def _policy_show(args: argparse.Namespace) -> int:
     out = call(args, "GET", "/v1/policy")
+    if args.output == "json":
+        emit(args, out, lambda: None)
+        return 0
     if args.json or not out["text"]:
         print(json.dumps(out["policy"], indent=2))
     else:
@@ -52,7 +62,13 @@ def _policy_set(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
     out = call(args, "PUT", "/v1/policy", content=text, headers={"content-type": "application/yaml"})
-    print(f"policy set: default {out['policy']['default']}, {len(out['policy']['peers'])} peer rule(s)")
+    emit(
+        args,
+        out,
+        lambda: print(
+            f"policy set: default {out['policy']['default']}, {len(out['policy']['peers'])} peer rule(s)"
+        ),
+    )
     return 0
 
 
@@ -60,11 +76,16 @@ def _policy_audit(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"limit": args.limit}
     if args.job_id:
         params["job_id"] = args.job_id
-    for a in call(args, "GET", "/v1/audit", params=params)["audit"]:
-        peer = f"peer {a['peer']}" if a["peer"] else ""
-        print(
-            f"{_when(a['time'])}  {a['action']:<13} {a['actor']:<18} {a['job_id']:<24} {peer:<11} {a['reason']}".rstrip()
-        )
+    audit = call(args, "GET", "/v1/audit", params=params)["audit"]
+
+    def text() -> None:
+        for a in audit:
+            peer = f"peer {a['peer']}" if a["peer"] else ""
+            print(
+                f"{_when(a['time'])}  {a['action']:<13} {a['actor']:<18} {a['job_id']:<24} {peer:<11} {a['reason']}".rstrip()
+            )
+
+    emit(args, audit, text)
     return 0
 
 

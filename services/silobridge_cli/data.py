@@ -12,7 +12,7 @@ from typing import Any
 from silobridge.errors import Conflict
 from silobridge_cli import demo_data
 from silobridge_cli.demo import load_config
-from silobridge_cli.job import CliError, add_flow_option, call, run_cli
+from silobridge_cli.job import CliError, add_flow_option, call, emit, run_cli
 
 CHUNK_BYTES = 1 << 20
 EXAMPLE_DATASETS = ("breast_cancer", "synthetic")
@@ -59,15 +59,26 @@ def _upload(args: argparse.Namespace) -> int:
     headers = {"content-type": "text/csv", "content-length": str(size)}
     out = call(args, "POST", "/v1/data/upload", params=params, content=data, headers=headers)
     table = out["table"]
-    print(f"stored {table['namespace']}.{table['name']}: {table['rows']} rows on node {out['node_id']}")
+    emit(
+        args,
+        out,
+        lambda: print(
+            f"stored {table['namespace']}.{table['name']}: {table['rows']} rows on node {out['node_id']}"
+        ),
+    )
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    for t in call(args, "GET", "/v1/tables", params={"namespace": args.namespace})["tables"]:
-        print(
-            f"{t['namespace']}.{t['name']:<30} rows={t['rows']} id={t['id_column']} label={t['label_column'] or '-'}"
-        )
+    tables = call(args, "GET", "/v1/tables", params={"namespace": args.namespace})["tables"]
+
+    def text() -> None:
+        for t in tables:
+            print(
+                f"{t['namespace']}.{t['name']:<30} rows={t['rows']} id={t['id_column']} label={t['label_column'] or '-'}"
+            )
+
+    emit(args, tables, text)
     return 0
 
 

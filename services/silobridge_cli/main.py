@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "silobridge_cli.cluster",
     "silobridge_cli.peer",
     "silobridge_cli.model",
+    "silobridge_cli.completion",
 )
 
 

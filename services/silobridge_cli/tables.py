@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from silobridge_cli.job import CliError, add_flow_option, call, run_cli
+from silobridge_cli.job import CliError, add_flow_option, call, emit, run_cli
 
 KINDS = ("parquet", "csv", "postgresql", "mysql")
 
@@ -31,9 +31,13 @@ def _bind(args: argparse.Namespace) -> int:
     }
     out = call(args, "POST", "/v1/tables/bind", json=body)
     t = out["table"]
-    print(
-        f"bound {t['namespace']}.{t['name']} to {t['source']['kind']} {t['source']['location']}: "
-        f"{t['rows']} rows, {len(t['columns'])} columns, version {t['source_version']}"
+    emit(
+        args,
+        t,
+        lambda: print(
+            f"bound {t['namespace']}.{t['name']} to {t['source']['kind']} {t['source']['location']}: "
+            f"{t['rows']} rows, {len(t['columns'])} columns, version {t['source_version']}"
+        ),
     )
     return 0
 
@@ -48,6 +52,11 @@ def _source(t: dict[str, Any]) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     tables = call(args, "GET", "/v1/tables", params={"namespace": args.namespace})["tables"]
+    emit(args, tables, lambda: _print_tables(tables))
+    return 0
+
+
+def _print_tables(tables: list[dict[str, Any]]) -> None:
     print(f"{'TABLE':<32} {'ROWS':>10} {'COLS':>5}  {'ID':<12} {'LABEL':<10} SOURCE")
     for t in tables:
         name = f"{t['namespace']}.{t['name']}"
@@ -55,7 +64,6 @@ def _list(args: argparse.Namespace) -> int:
             f"{name:<32} {t['rows']:>10} {len(t['columns']):>5}  {t['id_column']:<12} "
             f"{t['label_column'] or '-':<10} {_source(t)}"
         )
-    return 0
 
 
 def _describe(args: argparse.Namespace) -> int:
@@ -63,6 +71,11 @@ def _describe(args: argparse.Namespace) -> int:
     if not name:
         raise CliError(f"table {args.table!r}: expected namespace.name")
     t = call(args, "GET", f"/v1/tables/{namespace}/{name}")["table"]
+    emit(args, t, lambda: _print_table(t))
+    return 0
+
+
+def _print_table(t: dict[str, Any]) -> None:
     print(f"table    {t['namespace']}.{t['name']}")
     print(f"source   {_source(t)}")
     if t.get("source_version"):
@@ -76,7 +89,6 @@ def _describe(args: argparse.Namespace) -> int:
             " (id)" if c["name"] == t["id_column"] else " (label)" if c["name"] == t["label_column"] else ""
         )
         print(f"  {c['name']:<30} {c['dtype']}{role}")
-    return 0
 
 
 def register(subparsers: Any) -> None:

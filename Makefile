@@ -7,7 +7,7 @@ PROTO_OUT := services
 PROTOS := $(shell find proto -name '*.proto' | sort)
 
 .PHONY: helm image image-base lock
-.PHONY: help install demo demo-synthetic demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-sshe bench-serving bench-lr clean services services-stop services-status
+.PHONY: help install demo demo-synthetic demo-sdk demo-sbt demo-pipeline demo-homo install-torch test test-operator test-long soak test-fast lint proto proto-check bench bench-bus bench-secagg bench-sources bench-upload bench-sbt bench-sshe bench-serving bench-lr clean services services-stop services-status
 
 help:
 	@echo "make demo | test | services | services-stop | lint | proto | proto-check | bench | clean"
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 demo-synthetic: $(STAMP)
 	$(PY) -m silobridge_cli.main demo --config synthetic
+
+# The demo's job built, submitted and read with the Python SDK (docs/sdk.md)
+demo-sdk: $(STAMP)
+	$(PY) examples/vertical_lr.py
 
 # Hetero SecureBoost (guest + host, no arbiter) beside scikit-learn's HistGradientBoosting
 demo-sbt: $(STAMP)

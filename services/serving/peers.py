@@ -176,13 +176,28 @@ class HostLanes:
             fut.cancel()
 
 
-def answer(registry: Registry, party_id: int, env: env_pb.Envelope) -> spb.ScoreReply:
-    """A host's reply: a model this party deployed as host, for that model's guest, else refused."""
+MAX_ID_CHARS = 256
+
+
+def answer(registry: Registry, party_id: int, env: env_pb.Envelope, *, max_ids: int) -> spb.ScoreReply:
+    """A host's reply: a model this party deployed as host, for that model's guest, else refused.
+
+    A request is bounded by this party's own ``max_batch`` ids of at most ``MAX_ID_CHARS``
+    characters each, whatever the guest's settings say."""
     req = spb.ScoreRequest()
     try:
         req.ParseFromString(env.payload)
     except Exception:
         return spb.ScoreReply(error=spb.ScoreError(code="invalid_input", message="malformed ScoreRequest"))
+    if len(req.ids) > max_ids or any(len(i) > MAX_ID_CHARS for i in req.ids):
+        return spb.ScoreReply(
+            request_id=req.request_id,
+            error=spb.ScoreError(
+                code="invalid_input",
+                message=f"a score request holds at most {max_ids} ids of at most {MAX_ID_CHARS} "
+                f"characters at party {party_id}; got {len(req.ids)}",
+            ),
+        )
     key = ModelKey(req.model.job_id, req.model.task)
     d = registry.for_key(key)
     guest = env.src.party_id

@@ -156,7 +156,7 @@ class ServingService(Service):
         except Exception:
             log.warning("malformed serving envelope dropped")
             return
-        reply = answer(self.registry, self.settings.party_id, env)
+        reply = answer(self.registry, self.settings.party_id, env, max_ids=self.settings.max_batch)
         outcome = reply.error.code if reply.HasField("error") else "ok"
         self.serving_metrics.partials.labels(str(env.src.party_id), outcome).inc()
         out = reply_envelope(self.settings.party_id, env, reply)

@@ -38,6 +38,8 @@ class PartyConfig:
     compute_backend: str = "local"
     compute_workers: int = 0
     bus_url: str = ""
+    # Sources the node-manager may bind tables to (its bind_allow); empty = nothing (default deny).
+    bind_allow: list[str] = field(default_factory=list)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -63,6 +65,12 @@ class SingleProcessParty:
         return load_settings(cls, {}, **common)
 
     def _build(self) -> list[tuple[str, Service]]:
+        return [
+            (name, self._make(name, svc_cls, settings)) for name, svc_cls, settings in self.service_settings()
+        ]
+
+    def service_settings(self) -> list[tuple[str, type[Any], CommonSettings]]:
+        """(name, service class, validated settings) of the party's services, in start order."""
         from cluster_manager.service import ClusterManagerService
         from cluster_manager.settings import ClusterManagerSettings
         from flow.service import FlowService
@@ -85,6 +93,7 @@ class SingleProcessParty:
                     "node_id": f"node0-p{c.party_id}",
                     "compute_backend": c.compute_backend,
                     "compute_workers": c.compute_workers,
+                    "bind_allow": list(c.bind_allow),
                 },
             ),
             (
@@ -96,11 +105,7 @@ class SingleProcessParty:
             ("flow", FlowService, FlowSettings, {"route_table": c.route_table, "http_port": c.flow_port}),
             ("serving", ServingService, ServingSettings, {"http_port": c.serving_port}),
         ]
-        out: list[tuple[str, Service]] = []
-        for name, svc_cls, settings_cls, fields in specs:
-            settings = self._settings(settings_cls, name, **fields)
-            out.append((name, self._make(name, svc_cls, settings)))
-        return out
+        return [(name, svc_cls, self._settings(cls, name, **fields)) for name, svc_cls, cls, fields in specs]
 
     def _make(self, name: str, cls: type[Any], settings: CommonSettings) -> Service:
         metrics = ServiceMetrics(name, self.config.party_id)
@@ -177,6 +182,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--serving-port", type=int, default=0, help="the serving API (0: a free port)")
     run.add_argument("--compute", default="local", choices=["local", "processes", "ray"])
     run.add_argument("--workers", type=int, default=0)
+    run.add_argument(
+        "--bind-allow",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="a directory or a database URL without password that tables may be bound to (the "
+        "node-manager's bind_allow); repeat it or separate entries by commas; none = nothing may be bound",
+    )
     run.add_argument("--ready-file", type=Path, help="write the services' URLs here once ready")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(func=_run)
@@ -184,7 +197,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     configure_logging("party", args.party, args.log_level)
-    config = PartyConfig(
+    return int(asyncio.run(run_party(config_from_args(args), args.ready_file)))
+
+
+def config_from_args(args: argparse.Namespace) -> PartyConfig:
+    return PartyConfig(
         party_id=args.party,
         data_dir=args.data_dir,
         cert_dir=args.cert_dir,
@@ -194,5 +211,5 @@ def _run(args: argparse.Namespace) -> int:
         serving_port=args.serving_port,
         compute_backend=args.compute,
         compute_workers=args.workers,
+        bind_allow=[e.strip() for arg in args.bind_allow for e in arg.split(",") if e.strip()],
     )
-    return int(asyncio.run(run_party(config, args.ready_file)))

@@ -35,8 +35,10 @@ def binary_label(table: Table, ctx: TaskContext) -> np.ndarray:
     return y
 
 
-def unique_ids(table: Table, ctx: TaskContext) -> None:
-    if len(np.unique(table.ids)) != table.rows:
+def unique_ids(ids: np.ndarray, ctx: TaskContext) -> None:
+    """Refuse a table whose id column (``ids`` or ``Table.id_keys()``) repeats a value."""
+    ordered = np.sort(ids)  # one sorted copy: np.unique would make more
+    if bool(np.any(ordered[1:] == ordered[:-1])):
         raise ComponentError(
             f"duplicate ids in the input table at party {ctx.party_id}",
             public_message=f"duplicate ids in the input table at party {ctx.party_id}",

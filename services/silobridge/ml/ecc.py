@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gmpy2
 import numpy as np
@@ -84,11 +85,14 @@ def blind_points(scalar: bytes, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _hash_chunk(args: tuple[list[str], bytes]) -> np.ndarray:
+def _hash_chunk(args: tuple[Sequence[str] | np.ndarray, bytes]) -> np.ndarray:
     ids, dst = args
-    out = np.empty((len(ids), POINT_BYTES), dtype=np.uint8)
-    for i, ident in enumerate(ids):
-        out[i] = np.frombuffer(hash_to_point(ident.encode("utf-8"), dst), dtype=np.uint8)
+    # Python objects for one chunk only: ``S`` arrays give bytes (UTF-8 already), ``U`` arrays str.
+    items = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+    out = np.empty((len(items), POINT_BYTES), dtype=np.uint8)
+    for i, ident in enumerate(items):
+        msg = ident if isinstance(ident, bytes) else str(ident).encode("utf-8")
+        out[i] = np.frombuffer(hash_to_point(msg, dst), dtype=np.uint8)
     return out
 
 
@@ -96,25 +100,46 @@ def _blind_chunk(args: tuple[bytes, np.ndarray]) -> np.ndarray:
     return blind_points(args[0], args[1])
 
 
-def _chunks(n: int, compute: ComputeBackend | None) -> list[tuple[int, int]]:
+# Rows per unit of work: each unit's Python objects and output stay a few MB however many ids.
+CHUNK_ROWS = 65_536
+
+
+def _map_rows(
+    fn: Callable[[Any], np.ndarray],
+    item: Callable[[int, int], Any],
+    n: int,
+    compute: ComputeBackend | None,
+) -> np.ndarray:
+    """``fn`` over the chunks of ``range(n)``, written into one [n, 32] array a round of chunks at
+    a time: the chunks' outputs are never all held beside the result."""
     workers = compute.workers if compute is not None else 1
-    return split(n, max(1, workers * 4))
+    chunks = split(n, max(workers * 4, -(-n // CHUNK_ROWS)))
+    out = np.empty((n, POINT_BYTES), dtype=np.uint8)
+    for g in range(0, len(chunks), workers * 4):
+        group = chunks[g : g + workers * 4]
+        items = [item(a, b) for a, b in group]
+        parts = compute.map(fn, items) if compute is not None else [fn(i) for i in items]
+        for (a, b), part in zip(group, parts, strict=True):
+            out[a:b] = part
+    return out
 
 
 def hash_ids(
     ids: Sequence[str] | np.ndarray, compute: ComputeBackend | None = None, dst: bytes = DEFAULT_DST
 ) -> np.ndarray:
-    """Hash ids to points, uint8 [n, 32], in chunks over the compute backend."""
-    items = [([str(x) for x in ids[a:b]], dst) for a, b in _chunks(len(ids), compute)]
-    parts = compute.map(_hash_chunk, items) if compute is not None else [_hash_chunk(i) for i in items]
-    return np.concatenate(parts) if parts else np.empty((0, POINT_BYTES), np.uint8)
+    """Hash ids (str, or UTF-8 ``bytes`` / an ``S`` array) to points, uint8 [n, 32], in chunks over
+    the compute backend."""
+    return _map_rows(_hash_chunk, lambda a, b: (ids[a:b], dst), len(ids), compute)
 
 
-def blind(scalar: bytes, points: np.ndarray, compute: ComputeBackend | None = None) -> np.ndarray:
-    """Blind every point with ``scalar``, in chunks over the compute backend."""
-    items = [(scalar, points[a:b]) for a, b in _chunks(len(points), compute)]
-    parts = compute.map(_blind_chunk, items) if compute is not None else [_blind_chunk(i) for i in items]
-    return np.concatenate(parts) if parts else np.empty((0, POINT_BYTES), np.uint8)
+def blind(
+    scalar: bytes, points: np.ndarray, compute: ComputeBackend | None = None, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Blind every point with ``scalar`` (or the points at ``rows``, in that order), in chunks
+    over the compute backend."""
+    if rows is None:
+        return _map_rows(_blind_chunk, lambda a, b: (scalar, points[a:b]), len(points), compute)
+    return _map_rows(_blind_chunk, lambda a, b: (scalar, points[rows[a:b]]), len(rows), compute)
 
 
 def x_double(u: int) -> int:

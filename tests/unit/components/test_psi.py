@@ -147,3 +147,24 @@ def test_sets_larger_than_one_message_go_in_parts(monkeypatch: pytest.MonkeyPatc
         "psi_host_blinded", "psi_host_blinded_part1", "psi_host_blinded_part2"
     ]  # fmt: skip
     assert sizes["psi_host_blinded_part2"] < sizes["psi_host_blinded_part1"] / 10  # the empty end
+
+
+def test_ids_hash_alike_as_str_and_as_utf8_bytes() -> None:
+    ids = np.array(["id1", "ünïcode", ""])
+    assert np.array_equal(ecc.hash_ids(ids), ecc.hash_ids(np.char.encode(ids, "utf-8")))
+    assert np.array_equal(ecc.hash_ids(ids), ecc.hash_ids(list(ids)))
+
+
+def test_point_index_finds_the_last_of_equal_points_in_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sorted index answers what a dict {point: position} did, LOOKUP_ROWS queries at a time."""
+    from silobridge.components import psi
+
+    monkeypatch.setattr(psi, "LOOKUP_ROWS", 3)
+    pts = ecc.hash_ids([f"id{i}" for i in range(6)])
+    table = np.concatenate([pts[:4], pts[:1]])  # point 0 at positions 0 and 4
+    index = psi._PointIndex(table)
+    expected = {row.tobytes(): j for j, row in enumerate(table)}
+    got = index.positions(pts)
+    assert list(got) == [expected.get(row.tobytes(), -1) for row in pts] == [4, 1, 2, 3, -1, -1]
+    assert not index.distinct() and psi._PointIndex(pts).distinct()
+    assert list(psi._PointIndex(pts[:0]).positions(pts[:2])) == [-1, -1]

@@ -73,6 +73,15 @@ def test_ids_stream_alone_in_bounded_batches(folder: Path) -> None:
     assert "features" not in t.__dict__  # the features were never read
 
 
+def test_id_keys_are_the_ids_as_utf8_bytes_and_streamed_alone(folder: Path) -> None:
+    t, src = table(folder)
+    keys = t.id_keys()
+    assert keys.dtype == np.dtype("S3") and keys.nbytes == 3000  # 3 bytes an id; ids would take 12
+    np.testing.assert_array_equal(keys, np.char.encode(table(folder)[0].ids, "utf-8"))
+    assert {cols for cols, _ in src.seen} == {("id",)} and "ids" not in t.__dict__
+    assert list(t.take([999, 3]).ids) == ["999", "3"]  # checked against the keys read first
+
+
 def test_take_keeps_the_rows_asked_for_in_their_order(folder: Path) -> None:
     t, src = table(folder)
     idx = np.array([999, 3, 500, 0, 251])
@@ -94,3 +103,5 @@ def test_a_source_that_shrinks_while_read_is_refused(folder: Path) -> None:
     (folder / "p3.parquet").unlink()
     with pytest.raises(RetryableError, match="changed while it was read"):
         _ = t.ids
+    with pytest.raises(RetryableError, match="changed while it was read"):
+        t.id_keys()

@@ -108,6 +108,7 @@ class NodeManagerService(Service):
             slots=asyncio.Semaphore(self.settings.max_concurrent_tasks),
             make_compute=self._make_compute,
             default_timeout_s=self.settings.task_default_timeout_s,
+            recv_timeout_s=self.settings.task_recv_timeout_s,
             output_partitions=self.settings.default_partitions,
             limits=self.settings.disclosure_limits,
             bind_allow=list(self.settings.bind_allow),

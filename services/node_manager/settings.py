@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from silobridge.config import CommonSettings
 from silobridge.disclosure import DEFAULT_MIN_AGGREGATION_ROWS, DisclosureLimits
+from silobridge.federation.context import DEFAULT_RECV_TIMEOUT_S
 
 
 def default_node_id(hostname: str, party_id: object) -> str:
@@ -32,6 +33,13 @@ class NodeManagerSettings(CommonSettings):
     max_concurrent_tasks: int = Field(4, ge=1, description="Tasks running at once; more wait")
     task_default_timeout_s: float = Field(
         24 * 3600.0, gt=0, description="Timeout of a RunTask that sets none"
+    )
+    task_recv_timeout_s: float = Field(
+        DEFAULT_RECV_TIMEOUT_S,
+        gt=0,
+        description="How long a task waits for one value from another party before it fails; a party "
+        "whose next value follows a long phase at the others (the arbiter of an LR during a PSI over "
+        "millions of ids) needs more",
     )
     default_partitions: int = Field(
         4, ge=1, le=1024, description="Partitions of a stored table that asks for none"

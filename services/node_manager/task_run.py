@@ -47,7 +47,7 @@ from silobridge.errors import (
 )
 from silobridge.federation import codec
 from silobridge.federation.bus_transport import BusFederation
-from silobridge.federation.context import TaskContext
+from silobridge.federation.context import DEFAULT_RECV_TIMEOUT_S, TaskContext
 from silobridge.node.v1 import node_pb2 as pb
 from silobridge.observability.logs import job_context
 from silobridge.sources.lazy import SourceTable
@@ -86,6 +86,7 @@ class TaskEnv:
     make_compute: Callable[[], ComputeBackend]
     default_timeout_s: float
     output_partitions: int
+    recv_timeout_s: float = DEFAULT_RECV_TIMEOUT_S
     limits: DisclosureLimits = field(default_factory=DisclosureLimits)
     bind_allow: list[str] = field(default_factory=list)
     # Where env: secret references of bound tables are looked up (the node-manager's environment).
@@ -260,6 +261,7 @@ class TaskRun:
                 inputs=inputs,
                 input_models=models,
                 attempt=cmd.attempt,
+                recv_timeout_s=self.env.recv_timeout_s,
                 limits=self.env.limits,
                 metric_sink=self.reporter.metric_sink,
                 progress_sink=self.reporter.progress_sink,

@@ -17,6 +17,7 @@ from typing import Any
 
 from silobridge.bus.memory import MemoryBus
 from silobridge.config import CommonSettings, load_settings
+from silobridge.federation.context import DEFAULT_RECV_TIMEOUT_S
 from silobridge.observability.logs import configure_logging
 from silobridge.observability.metrics import InstrumentedBus, ServiceMetrics
 from silobridge.service import ExitCode, Service, ServiceHost
@@ -40,6 +41,7 @@ class PartyConfig:
     bus_url: str = ""
     # Sources the node-manager may bind tables to (its bind_allow); empty = nothing (default deny).
     bind_allow: list[str] = field(default_factory=list)
+    recv_timeout_s: float = DEFAULT_RECV_TIMEOUT_S
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -94,6 +96,7 @@ class SingleProcessParty:
                     "compute_backend": c.compute_backend,
                     "compute_workers": c.compute_workers,
                     "bind_allow": list(c.bind_allow),
+                    "task_recv_timeout_s": c.recv_timeout_s,
                 },
             ),
             (
@@ -190,6 +193,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a directory or a database URL without password that tables may be bound to (the "
         "node-manager's bind_allow); repeat it or separate entries by commas; none = nothing may be bound",
     )
+    run.add_argument(
+        "--recv-timeout",
+        type=float,
+        default=DEFAULT_RECV_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long a task waits for one value from another party (the node-manager's "
+        "task_recv_timeout_s; default %(default)g)",
+    )
     run.add_argument("--ready-file", type=Path, help="write the services' URLs here once ready")
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(func=_run)
@@ -212,4 +223,5 @@ def config_from_args(args: argparse.Namespace) -> PartyConfig:
         compute_backend=args.compute,
         compute_workers=args.workers,
         bind_allow=[e.strip() for arg in args.bind_allow for e in arg.split(",") if e.strip()],
+        recv_timeout_s=args.recv_timeout,
     )

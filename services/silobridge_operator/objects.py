@@ -46,6 +46,7 @@ def names(cluster: str) -> dict[str, str]:
         "cluster_manager": f"{cluster}-cluster-manager",
         "node_manager": f"{cluster}-node-manager",
         "flow": f"{cluster}-flow",
+        "serving": f"{cluster}-serving",
     }
 
 
@@ -129,7 +130,13 @@ def _secret_ref(cluster: str, spec: ClusterSpec, key: str) -> dict[str, str]:
 
 def _http_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
     port = svc.http_port(spec, service, per_node_offset=False)
-    defaults = {svc.ROUTER: 9371, svc.CLUSTER_MANAGER: 9372, svc.NODE_MANAGER: 9373, svc.FLOW: 9380}
+    defaults = {
+        svc.ROUTER: 9371,
+        svc.CLUSTER_MANAGER: 9372,
+        svc.NODE_MANAGER: 9373,
+        svc.FLOW: 9380,
+        svc.SERVING: 9390,
+    }
     return port or defaults[service]
 
 
@@ -169,7 +176,7 @@ def _container(spec: ClusterSpec, service: svc.ServiceDef, cluster: str) -> dict
 def _pod(spec: ClusterSpec, service: svc.ServiceDef, cluster: str) -> dict[str, Any]:
     component = service.key.replace("_", "-")
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
-    if service is not svc.NODE_MANAGER:
+    if service not in _CLAIMED:
         volumes.append({"name": "data", "emptyDir": {}})
     if service in (svc.ROUTER, svc.FLOW):
         volumes.append({"name": "config", "configMap": {"name": names(cluster)["routes"]}})
@@ -191,6 +198,11 @@ def _pod(spec: ClusterSpec, service: svc.ServiceDef, cluster: str) -> dict[str, 
     }
 
 
+# Services whose data dir is a volume claim of their own (a StatefulSet): the node-managers' table
+# partitions, serving's deployed model versions (cluster.yaml section with ``storage``).
+_CLAIMED = {svc.NODE_MANAGER: "nodes", svc.SERVING: "serving"}
+
+
 def _workload(spec: ClusterSpec, service: svc.ServiceDef, cluster: str, namespace: str) -> dict[str, Any]:
     component = service.key.replace("_", "-")
     name = names(cluster)[service.key]
@@ -198,13 +210,13 @@ def _workload(spec: ClusterSpec, service: svc.ServiceDef, cluster: str, namespac
         "matchLabels": {"app.kubernetes.io/instance": cluster, "app.kubernetes.io/component": component}
     }
     meta = {"name": name, "namespace": namespace, "labels": labels(cluster, spec, component)}
-    if service is svc.NODE_MANAGER:
-        nodes = spec.section("nodes")
+    if service in _CLAIMED:
+        section = spec.section(_CLAIMED[service])
         claim = {
             "metadata": {"name": "data"},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": nodes["storage"]}},
+                "resources": {"requests": {"storage": section["storage"]}},
             },
         }
         return {
@@ -212,7 +224,7 @@ def _workload(spec: ClusterSpec, service: svc.ServiceDef, cluster: str, namespac
             "kind": "StatefulSet",
             "metadata": meta,
             "spec": {
-                "replicas": int(nodes["replicas"]),
+                "replicas": int(section["replicas"]) if service is svc.NODE_MANAGER else 1,
                 "serviceName": name,
                 "selector": selector,
                 "updateStrategy": {"type": "RollingUpdate"},
@@ -285,7 +297,7 @@ def party_objects(cluster: str, namespace: str, spec: ClusterSpec) -> list[dict[
     """Everything but the routes ConfigMap (which also depends on the SilobridgePeers)."""
     secret = url_secret(cluster, namespace, spec)
     out = [secret] if secret["stringData"] else []
-    for service in svc.SERVICES:
+    for service in (s for s in svc.SERVICES if svc.enabled(spec, s)):
         out.append(_service(spec, service, cluster, namespace))
         out.append(_workload(spec, service, cluster, namespace))
     return out

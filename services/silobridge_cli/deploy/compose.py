@@ -1,4 +1,4 @@
-"""``docker-compose.yaml`` for one party: the four services (one container per node-manager), plus
+"""``docker-compose.yaml`` for one party: the services (one container per node-manager), plus
 RabbitMQ / PostgreSQL / a Ray head when cluster.yaml points at them by their compose names
 (``rabbitmq``, ``postgres``); an external broker or database is used as given. The route table is
 ``routes/routes.yaml`` beside the compose file, its directory mounted read-only into the router and flow.
@@ -49,6 +49,7 @@ def fixed_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
         "cluster_manager": ("cluster_manager", "http_port"),
         "node_manager": ("nodes", "http_port"),
         "flow": ("flow", "port"),
+        "serving": ("serving", "port"),
     }[service.key]
     props = cluster_schema()["properties"][section]["properties"]
     return int(props[field]["default"])
@@ -221,6 +222,11 @@ def compose_project(spec: ClusterSpec, out_dir: Path) -> dict[str, Any]:
     # Published on the host's loopback only, unless cluster.yaml asks for flow.expose.
     bind = "" if spec.section("flow")["expose"] else f"{LOOPBACK}:"
     services[svc.FLOW.name]["ports"] = [f"{bind}{flow_port}:{flow_port}"]
+    if svc.enabled(spec, svc.SERVING):
+        # The score route takes no token: published on the host's loopback only, always.
+        serving_port = fixed_port(spec, svc.SERVING)
+        services[svc.SERVING.name] = service(svc.SERVING, svc.SERVING.name, deps=depends, mounts=[])
+        services[svc.SERVING.name]["ports"] = [f"{LOOPBACK}:{serving_port}:{serving_port}"]
     return {"name": spec.name, "services": services, "volumes": volumes}
 
 

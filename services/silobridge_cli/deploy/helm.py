@@ -22,6 +22,7 @@ _CAMEL = {
     "cluster_manager": "clusterManager",
     "node_manager": "nodeManager",
     "flow": "flow",
+    "serving": "serving",
 }
 
 
@@ -61,6 +62,11 @@ def helm_values(spec: ClusterSpec) -> dict[str, Any]:
             "httpPort": fixed_port(spec, svc.FLOW),
             "storage": "1Gi",
             "expose": bool(spec.section("flow")["expose"]),
+        },
+        "serving": {
+            "enabled": bool(spec.section("serving")["enabled"]),
+            "httpPort": fixed_port(spec, svc.SERVING),
+            "storage": spec.section("serving")["storage"],
         },
         "observability": {
             "metrics": obs["metrics"],

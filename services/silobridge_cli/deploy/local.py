@@ -43,7 +43,7 @@ def cert_files(spec: ClusterSpec, cert_dir: Path) -> list[str]:
 
 
 def local_plan(spec: ClusterSpec, *, data_dir: Path | None = None) -> dict[str, Any]:
-    """Processes (router, cluster-manager, node-managers, flow, optional Ray head) for ``cluster up``."""
+    """Processes (router, cluster-manager, node-managers, flow, serving, optional Ray head) for ``cluster up``."""
     require_shared_bus(spec, "local")
     root = Path(data_dir or spec.data_dir).absolute()
     cert_dir = spec.pki_dir.absolute()
@@ -90,6 +90,8 @@ def local_plan(spec: ClusterSpec, *, data_dir: Path | None = None) -> dict[str, 
     for i in range(int(spec.section("nodes")["replicas"])):
         add(svc.NODE_MANAGER, f"{svc.NODE_MANAGER.name}-{i}", i)
     add(svc.FLOW, svc.FLOW.name)
+    if svc.enabled(spec, svc.SERVING):
+        add(svc.SERVING, svc.SERVING.name)
     router = spec.section("router")
     return {
         "version": PLAN_VERSION,

@@ -1,4 +1,4 @@
-"""The four services of a party and the ``SILOBRIDGE_*`` environment each one is started with.
+"""The services of a party and the ``SILOBRIDGE_*`` environment each one is started with.
 
 Every target (local processes, compose, Helm) uses these names, so a field renamed in a service's
 settings class is fixed here once (tests check the names against the real settings classes).
@@ -31,7 +31,13 @@ NODE_MANAGER = ServiceDef(
     "node_manager", "node-manager", "node_manager", "node_manager.settings:NodeManagerSettings"
 )
 FLOW = ServiceDef("flow", "flow", "flow", "flow.settings:FlowSettings")
-SERVICES = (ROUTER, CLUSTER_MANAGER, NODE_MANAGER, FLOW)
+SERVING = ServiceDef("serving", "serving", "serving", "serving.settings:ServingSettings")
+SERVICES = (ROUTER, CLUSTER_MANAGER, NODE_MANAGER, FLOW, SERVING)
+
+
+def enabled(spec: ClusterSpec, service: ServiceDef) -> bool:
+    """Whether cluster.yaml runs ``service`` (only serving can be turned off: ``serving.enabled``)."""
+    return service is not SERVING or bool(spec.section("serving")["enabled"])
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,8 @@ def http_port(
         return int(spec.section("cluster_manager")["http_port"])
     if service is FLOW:
         return int(spec.section("flow")["port"])
+    if service is SERVING:
+        return int(spec.section("serving")["port"])
     base = int(spec.section("nodes")["http_port"])
     return base + node_index if base and per_node_offset else base
 

@@ -23,7 +23,7 @@ from silobridge.errors import InvalidInput
 
 SCHEMA_RESOURCE = "cluster.schema.json"
 MAX_FILE_BYTES = 1024 * 1024
-SERVICE_KEYS = ("router", "cluster_manager", "node_manager", "flow")
+SERVICE_KEYS = ("router", "cluster_manager", "node_manager", "flow", "serving")
 
 
 @functools.cache
@@ -235,6 +235,7 @@ LISTEN_PORTS = (
     ("cluster_manager", "http_port"),
     ("nodes", "http_port"),
     ("flow", "port"),
+    ("serving", "port"),
     ("ray", "port"),
 )
 

@@ -86,7 +86,9 @@ def service_containers(docs: list[dict[str, Any]]) -> list[tuple[Container, str]
 def test_every_container_loads_its_service_settings(case: str, tmp_path: Path) -> None:
     docs = rendered(case, tmp_path)
     found = service_containers(docs)
-    assert sorted({m for _, m in found}) == sorted(SETTINGS)
+    make = CASES[case]
+    serving = yaml.safe_load(make() if make else "{}").get("serving", {}).get("enabled", True)
+    assert sorted({m for _, m in found}) == sorted(m for m in SETTINGS if serving or m != "serving")
     config = {d["metadata"]["name"]: d["data"] for d in by_kind(docs, "ConfigMap")}
     for c, module in found:
         model = settings_class(SETTINGS[module])
@@ -361,7 +363,12 @@ def test_router_has_a_disruption_budget(tmp_path: Path) -> None:
 
 
 def _selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
-    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    selector = policy["spec"]["podSelector"]
+    wanted = selector.get("matchLabels", {})
+    for expr in selector.get("matchExpressions", []):
+        assert expr["operator"] == "NotIn", expr  # the only operator the chart uses
+        if labels.get(expr["key"]) in expr["values"]:
+            return False
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
@@ -441,6 +448,31 @@ def test_flow_is_exposed_only_when_asked(tmp_path: Path) -> None:
     assert exposed(rendered("ray-head", tmp_path))  # flow.expose: true
 
 
+def test_serving_is_reached_only_by_the_partys_clients(tmp_path: Path) -> None:
+    """Its score route takes no token: no policy may admit the namespace, or the world, to it."""
+    client = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "bank-a-apps"}}}
+    docs = render({"serving": {"clients": [client]}}, tmp_path)
+    serving = pod_labels(docs, "serving")
+    policies = [p for p in by_kind(docs, "NetworkPolicy") if _selects(p, serving)]
+    assert [p["metadata"]["name"] for p in policies] == ["bank-a-serving"]
+    metrics = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    admitted = []
+    for rule in policies[0]["spec"]["ingress"]:
+        assert rule["ports"] == [{"port": "http"}]
+        admitted += rule["from"]
+    label = {"podSelector": {"matchLabels": {"silobridge.io/serving-client": "true"}}}
+    assert admitted == [label, client, metrics]
+    assert not any(map(leaves_namespace, egress_of(docs, serving)))
+    assert _selects(by_kind(docs, "NetworkPolicy")[0], pod_labels(docs, "flow"))  # the others: as before
+    (c,) = [c for c in containers(docs) if c.spec["name"] == "serving"]
+    assert c.spec["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c.spec["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c.workload["kind"] == "StatefulSet" and c.mount_of("/data") is not None
+    assert c.workload["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9390"
+    off = render({"serving": {"enabled": False}}, tmp_path)
+    assert not [d for d in off if "serving" in d["metadata"]["name"]]
+
+
 # ----- monitoring ----------------------------------------------------------------------------
 def registered_metrics() -> set[str]:
     import re
@@ -465,6 +497,7 @@ def test_service_monitor_sets_the_label_the_dashboard_filters_on(tmp_path: Path)
         "cluster-manager",
         "node-manager",
         "flow",
+        "serving",
     }
     for s in scraped:
         assert any(p["name"] == endpoint["port"] for p in s["spec"]["ports"])

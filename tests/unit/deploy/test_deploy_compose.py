@@ -36,16 +36,21 @@ def test_four_services_and_bundled_broker_and_db(tmp_path: Path) -> None:
         "ray-worker-0",
         "ray-worker-1",
         "flow",
+        "serving",
     }
     commands = {
         name: s["command"]
         for name, s in services.items()
-        if name.startswith(("roll", "clus", "node", "flow"))
+        if name.startswith(("roll", "clus", "node", "flow", "serving"))
     }
     assert commands["rollsite-router"] == ["python", "-m", "rollsite_router"]
     assert commands["cluster-manager"] == ["python", "-m", "cluster_manager"]
     assert commands["node-manager-1"] == ["python", "-m", "node_manager"]
     assert commands["flow"] == ["python", "-m", "flow"]
+    assert commands["serving"] == ["python", "-m", "serving"]
+    # the score route takes no token: published on the host's loopback only
+    assert services["serving"]["ports"] == ["127.0.0.1:9390:9390"]
+    assert services["serving"]["environment"]["SILOBRIDGE_DATA_DIR"] == "/data/serving"
     for name in commands:
         env = services[name]["environment"]
         assert env["SILOBRIDGE_PARTY_ID"] == "9999"
@@ -113,7 +118,9 @@ def test_external_broker_and_sqlite_bundle_nothing(tmp_path: Path) -> None:
         )
     )
     services = rendered(spec, tmp_path)["services"]
-    assert set(services) == {"rollsite-router", "cluster-manager", "node-manager-0", "flow"}
+    assert set(services) == {"rollsite-router", "cluster-manager", "node-manager-0", "flow", "serving"}
+    disabled = rendered(parse_cluster(minimal(serving={"enabled": False})), tmp_path / "off")["services"]
+    assert "serving" not in disabled
     assert "SILOBRIDGE_DB_URL" not in services["flow"]["environment"]  # flow's own SQLite default
     assert services["flow"]["environment"]["SILOBRIDGE_MAX_TASK_RETRIES"] == "2"
     assert "SILOBRIDGE_MAX_TASK_RETRIES" not in services["cluster-manager"]["environment"]

@@ -103,6 +103,7 @@ TEMPLATE_OF = {
     svc.CLUSTER_MANAGER: "cluster-manager.yaml",
     svc.NODE_MANAGER: "node-manager.yaml",
     svc.FLOW: "flow.yaml",
+    svc.SERVING: "serving.yaml",
 }
 ENV_NAME = re.compile(r"name: (SILOBRIDGE_[A-Z0-9_]+)")
 
@@ -121,9 +122,12 @@ def test_chart_sets_the_same_variables_as_compose(service: svc.ServiceDef, tmp_p
 def test_networkpolicy_opens_only_the_router_grpc_port() -> None:
     text = (CHART / "templates" / "networkpolicy.yaml").read_text()
     docs = text.split("\n---\n")
-    assert len(docs) == 3
-    namespace_only, router_public, flow_exposed = docs
+    assert len(docs) == 4
+    namespace_only, router_public, flow_exposed, serving = docs
     assert "{{- if .Values.flow.expose }}" in router_public  # the third only with flow.expose
+    assert "{{- if .Values.serving.enabled }}" in flow_exposed  # the fourth only with serving
+    assert "operator: NotIn, values: [serving]" in namespace_only  # serving has its own, below
+    assert '"component" "serving"' in serving and "{port: http}" in serving
     assert '"component" "flow"' in flow_exposed and "{port: http}" in flow_exposed
     assert "podSelector: {}" in namespace_only  # same-namespace peers only
     assert '"component" "router"' in router_public

@@ -22,12 +22,25 @@ def test_plan_lists_every_process(tmp_path: Path) -> None:
     spec = load_cluster(DEPLOY / "examples" / "local-3-party" / "cluster-9999.yaml")
     plan = local_plan(spec, data_dir=tmp_path)
     names = [p["name"] for p in plan["processes"]]
-    assert names == ["rollsite-router", "cluster-manager", "node-manager-0", "node-manager-1", "flow"]
+    assert names == [
+        "rollsite-router",
+        "cluster-manager",
+        "node-manager-0",
+        "node-manager-1",
+        "flow",
+        "serving",
+    ]
     assert plan["processes"][0]["argv"] == ["python", "-m", "rollsite_router"]
     env = {p["name"]: p["env"] for p in plan["processes"]}
     assert env["rollsite-router"]["SILOBRIDGE_LISTEN_HOST"] == "127.0.0.1"
     assert env["rollsite-router"]["SILOBRIDGE_LISTEN_PORT"] == "19370"
     assert env["flow"]["SILOBRIDGE_HTTP_PORT"] == "19380"
+    assert env["serving"]["SILOBRIDGE_HTTP_PORT"] == "19390"
+    assert env["serving"]["SILOBRIDGE_HTTP_HOST"] == "127.0.0.1"  # the score route takes no token
+    assert env["serving"]["SILOBRIDGE_DATA_DIR"] == str(tmp_path / "serving")
+    serving = next(p for p in plan["processes"] if p["name"] == "serving")
+    assert serving["argv"] == ["python", "-m", "serving"]
+    assert serving["ready"] == {"http": "127.0.0.1:19390", "path": "/readyz"}
     assert env["cluster-manager"]["SILOBRIDGE_HTTP_PORT"] == "0"  # the launcher picks one
     assert env["node-manager-1"]["SILOBRIDGE_DATA_DIR"] == str(tmp_path / "node-1")
     assert env["rollsite-router"]["SILOBRIDGE_ROUTE_TABLE"] == str(tmp_path / "routes.yaml")
@@ -39,6 +52,11 @@ def test_plan_lists_every_process(tmp_path: Path) -> None:
         10000: {"host": "127.0.0.1", "port": 19470},
         10001: {"host": "127.0.0.1", "port": 19570},
     }
+
+
+def test_serving_can_be_left_out(tmp_path: Path) -> None:
+    spec = load_cluster(DEPLOY / "examples" / "local-3-party" / "cluster-10001.yaml")  # the arbiter
+    assert "serving" not in [p["name"] for p in local_plan(spec, data_dir=tmp_path)["processes"]]
 
 
 def test_fixed_node_ports_are_consecutive(tmp_path: Path) -> None:

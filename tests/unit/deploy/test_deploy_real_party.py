@@ -44,6 +44,7 @@ def test_party_starts_registers_its_nodes_and_stops(broker: str, tmp_path: Path)
         cluster_manager={"http_port": 0},
         nodes={"replicas": 2, "workers": 1, "http_port": 0},
         flow={"port": 0},
+        serving={"port": 0},
         observability={"log_json": False},
     )
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(doc))
@@ -56,6 +57,7 @@ def test_party_starts_registers_its_nodes_and_stops(broker: str, tmp_path: Path)
             "node-manager-0",
             "node-manager-1",
             "flow",
+            "serving",
         }
         alive = 'silobridge_cluster_nodes{state="alive"} 2.0'
         deadline = time.monotonic() + 20
@@ -66,6 +68,11 @@ def test_party_starts_registers_its_nodes_and_stops(broker: str, tmp_path: Path)
             time.sleep(0.2)
         up = httpx.get(party.urls["flow"] + "/metrics", trust_env=False).text
         assert 'silobridge_service_up{party="9999",service="flow"} 1.0' in up
+        # serving: its own OS process, ready, and scraped like the others
+        assert len(set(party.pids.values())) == len(party.pids)
+        assert httpx.get(party.urls["serving"] + "/readyz", trust_env=False).status_code == 200
+        up = httpx.get(party.urls["serving"] + "/metrics", trust_env=False).text
+        assert 'silobridge_service_up{party="9999",service="serving"} 1.0' in up
         # `cluster restart --service flow`: the same port, the rest of the party untouched
         before = dict(party.pids)
         party.restart(["flow"], ready_timeout_s=90)

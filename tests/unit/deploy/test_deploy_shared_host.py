@@ -53,6 +53,7 @@ def test_port_offset_shifts_every_port_the_party_listens_on(tmp_path: Path) -> N
         "node-manager-0": "10373",
         "node-manager-1": "10374",
         "flow": "10380",
+        "serving": "10390",
     }
     assert ready["flow"] == {"http": "127.0.0.1:10380", "path": "/readyz"}
     assert ready["ray-head"] == {"tcp": "127.0.0.1:7379"}

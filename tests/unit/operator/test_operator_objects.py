@@ -35,7 +35,11 @@ def test_every_container_env_loads_into_its_service_settings(example: Path) -> N
     workloads = [
         o for o in objects.party_objects("x", "ns", spec) if o["kind"] in ("Deployment", "StatefulSet")
     ]
-    assert len(workloads) == 4
+    assert len(workloads) == 5
+    (serving,) = [w for w in workloads if w["metadata"]["name"] == "x-serving"]
+    # the deployed versions survive a restart: a volume claim of its own, one replica
+    assert serving["kind"] == "StatefulSet" and serving["spec"]["replicas"] == 1
+    assert serving["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"] == {"storage": "1Gi"}
     for w in workloads:
         (container,) = w["spec"]["template"]["spec"]["containers"]
         env: dict[str, str] = {}

@@ -26,6 +26,12 @@ demo: $(STAMP)
 demo-synthetic: $(STAMP)
 	$(PY) -m silobridge_cli.main demo --config synthetic
 
+# make demo, then the parties stay up with the model deployed to each party's serving: prints a
+# curl for one id and that id's batch predict score (docs/serving.md); Ctrl-C stops the parties
+.PHONY: demo-serve
+demo-serve: $(STAMP)
+	$(PY) -m silobridge_cli.main demo --serve
+
 # The demo's job built, submitted and read with the Python SDK (docs/sdk.md)
 demo-sdk: $(STAMP)
 	$(PY) examples/vertical_lr.py

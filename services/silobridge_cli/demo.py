@@ -250,17 +250,31 @@ def _baseline(config: dict[str, Any], split: demo_data.VerticalSplit) -> float:
     return demo_data.baseline_auc(split)
 
 
-def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -> dict[str, Any]:
-    started = time.monotonic()
+def fresh_run_dir(out_dir: Path) -> Path:
     run_dir = out_dir / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def demo_split(config: dict[str, Any]) -> demo_data.VerticalSplit:
+    """The config's dataset split vertically between the guest and the host."""
     x, y = demo_data.load(
         config["dataset"], rows=int(config.get("rows", 20000)), features=int(config.get("features", 40))
     )
-    split = demo_data.split(
+    return demo_data.split(
         x, y, int(config["guest_features"]), private_fraction=float(config.get("private_fraction", 0.1))
     )
+
+
+def demo_uploads(split: demo_data.VerticalSplit) -> list[tuple[str, bytes, str, str]]:
+    return [("guest", split.guest_csv, "guest", "y"), ("host", split.host_csv, "host", "")]
+
+
+def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -> dict[str, Any]:
+    started = time.monotonic()
+    run_dir = fresh_run_dir(out_dir)
+    split = demo_split(config)
     key_bits = next(
         (
             int(c.get("params", {}).get("key_bits", 2048))
@@ -271,11 +285,7 @@ def run_demo(config: dict[str, Any], out_dir: Path, *, compute: str = "local") -
     )
     print(f"silobridge demo: {config['dataset']} — guest {split.guest_features} features + label, "
           f"host {split.host_features} features, {len(split.common_ids)} shared ids, {key_bits}-bit Paillier")  # fmt: skip
-    uploads = [
-        ("guest", split.guest_csv, "guest", "y"),
-        ("host", split.host_csv, "host", ""),
-    ]
-    job_id, job, codes = run_parties(config, run_dir, out_dir, uploads, compute=compute)
+    job_id, job, codes = run_parties(config, run_dir, out_dir, demo_uploads(split), compute=compute)
     seconds = time.monotonic() - started
     evaluation = _summary_of(job, "evaluation", "guest")
     psi = _summary_of(job, "psi", "guest")
@@ -320,22 +330,31 @@ def run_parties(
         {role: int(pid) for role, pid in config["parties"].items()}, run_dir, compute=compute
     )
     try:
-        parties.start()
-        print(
-            f"parties up: {', '.join(f'{r} {p}' for r, p in parties.parties.items())} (routers on loopback, mTLS)"
-        )
-        for role, csv, name, label in uploads:
-            upload(parties.flow(role), csv, namespace="demo", name=name, label_column=label)
-        parties.allow(config["job"])
-        job_id = submit_yaml(parties.flow("guest"), yaml.safe_dump(config["job"], sort_keys=False))
-        print(f"job {job_id} submitted at the guest")
-        job = follow_job(parties.flow("guest"), job_id, float(config["job"].get("timeout_s", 900)))
-        _save_artifacts(parties, job_id, job, out_dir)
+        job_id, job = run_job(parties, config, out_dir, uploads)
     finally:
         codes = parties.stop()
+    return job_id, job, codes
+
+
+def run_job(
+    parties: DemoParties, config: dict[str, Any], out_dir: Path, uploads: list[tuple[str, bytes, str, str]]
+) -> tuple[str, dict[str, Any]]:
+    """Start ``parties``, upload, allow and submit the config's job at the guest, follow it and save
+    its artifacts; raises unless it succeeds. The caller stops the parties."""
+    parties.start()
+    print(
+        f"parties up: {', '.join(f'{r} {p}' for r, p in parties.parties.items())} (routers on loopback, mTLS)"
+    )
+    for role, csv, name, label in uploads:
+        upload(parties.flow(role), csv, namespace="demo", name=name, label_column=label)
+    parties.allow(config["job"])
+    job_id = submit_yaml(parties.flow("guest"), yaml.safe_dump(config["job"], sort_keys=False))
+    print(f"job {job_id} submitted at the guest")
+    job = follow_job(parties.flow("guest"), job_id, float(config["job"].get("timeout_s", 900)))
+    _save_artifacts(parties, job_id, job, out_dir)
     if job["state"] != "SUCCEEDED":
         raise PermanentError(f"job {job_id} ended {job['state']}: {job.get('message', '')}")
-    return job_id, job, codes
+    return job_id, job
 
 
 def _save_artifacts(parties: DemoParties, job_id: str, job: dict[str, Any], out_dir: Path) -> None:
@@ -376,11 +395,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("demo-results"))
     p.add_argument("--compute", default="local", choices=["local", "processes", "ray"])
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the parties up, deploy the trained hetero_lr model to each party's serving and print "
+        "a curl for one id beside its batch predict score (Ctrl-C stops; docs/serving.md)",
+    )
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.serve:
+        from silobridge_cli.demo_serve import run_serving_demo
+
+        return 0 if run_serving_demo(config, args.out, compute=args.compute)["match"] else 1
     if config.get("horizontal"):
         from silobridge_cli.demo_homo import run_homo_demo
 

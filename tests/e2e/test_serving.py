@@ -19,15 +19,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from jobs import model, submit_and_wait, vertical_job
+from jobs import submit_and_wait, vertical_job
 from parties import InProcessParties
 
 from silobridge.federation.v1 import envelope_pb2
 from silobridge.serving.v1 import serving_pb2
-from silobridge.table import Table
-from silobridge.testing.runner import run_component
 from silobridge_cli import demo_data
 from silobridge_cli.demo import upload
+from silobridge_cli.demo_serve import ServingRows, batch_predict
 from silobridge_cli.main import main as cli
 
 pytestmark = [pytest.mark.slow]
@@ -56,35 +55,7 @@ def score(parties: InProcessParties, entity: str, features: dict[str, float]) ->
     )
 
 
-def batch_predict(parties: InProcessParties, job_id: str, guest: Table, host: Table) -> dict[str, float]:
-    """The standard batch ``predict`` with the parties' own models from their flows."""
-    run = run_component(
-        "predict",
-        {"guest": [GUEST], "host": [HOST]},
-        inputs={GUEST: {"data": guest}, HOST: {"data": host}},
-        input_models={
-            GUEST: {"model": model(parties.flow("guest"), job_id, "hetero_lr_0")},
-            HOST: {"model": model(parties.flow("host"), job_id, "hetero_lr_0")},
-        },
-    )
-    out = run.result(GUEST).tables["predictions"]
-    return {str(i): float(s) for i, s in zip(out.ids, out.features[:, 0], strict=True)}
-
-
-class Data:
-    def __init__(self, split: demo_data.VerticalSplit) -> None:
-        g = Table.from_csv(split.guest_csv, id_column="id", label_column="y")
-        h = Table.from_csv(split.host_csv, id_column="id")
-        common = sorted(set(map(str, g.ids)) & set(map(str, h.ids)))
-        gi = {str(x): k for k, x in enumerate(g.ids)}
-        hi = {str(x): k for k, x in enumerate(h.ids)}
-        self.guest = g.take([gi[i] for i in common])
-        self.host = h.take([hi[i] for i in common])
-        self.ids = common
-
-    def features(self, entity: str) -> dict[str, float]:
-        row = self.guest.features[self.ids.index(entity)]
-        return {n: float(v) for n, v in zip(self.guest.feature_names, row, strict=True)}
+Data = ServingRows  # the rows both parties hold, aligned (shared with `silobridge demo --serve`)
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +68,11 @@ def served(parties: InProcessParties) -> dict[str, Any]:
     deploy(parties, "host", job["job_id"])
     deploy(parties, "guest", job["job_id"])
     data = Data(split)
+    flows = {role: parties.flow(role) for role in ("guest", "host")}
     return {
         "job": job["job_id"],
         "data": data,
-        "expected": batch_predict(parties, job["job_id"], data.guest, data.host),
+        "expected": batch_predict(flows, {"guest": GUEST, "host": HOST}, job["job_id"], "hetero_lr_0", data),
     }
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from serving.features import read_features
+from serving.pipeline import STEPS, Pipeline
 from serving.registry import Deployed, ModelKey
-from serving.scorers import SUPPORTED, GuestLR, Homo, HostLR
+from serving.scorers import SUPPORTED, GuestLR, GuestSBT, Homo, HostLR, HostSBT
 from silobridge.bus.base import check_word
 from silobridge.bus.rpc import RpcClient
 from silobridge.errors import InvalidInput
@@ -19,6 +20,8 @@ from silobridge.federation import codec
 
 MODEL_FILE = "model.pb"
 FEATURES_FILE = "features.pb"
+PIPELINE_FILES = {step: f"{step}.pb" for step in STEPS}
+Features = tuple[np.ndarray, np.ndarray, list[str]]
 
 
 def _parties(raw: Any) -> dict[str, list[int]]:
@@ -31,15 +34,29 @@ def _parties(raw: Any) -> dict[str, list[int]]:
 
 
 def _scorer(
-    component: str, role: str, model: Any, table: tuple[np.ndarray, np.ndarray, list[str]] | None
+    component: str, role: str, model: Any, table: Features | None, pipeline: Pipeline, party_id: int
 ) -> Any:
     if component.startswith("homo_"):
         return Homo.from_model(model, component)
     if role == "guest":
+        if component == "hetero_secureboost":
+            return GuestSBT.from_model(model, party_id)
         return GuestLR.from_model(model)
     if table is None:
         raise InvalidInput("feature_table: a host serves partial scores from its online feature table")
-    return HostLR.from_model(model, *table)
+    ids, features, names = table
+    if pipeline:
+        features, names = pipeline.apply(features, names)
+    if component == "hetero_secureboost":
+        return HostSBT.from_model(model, ids, features, names, party_id)
+    return HostLR.from_model(model, ids, features, names)
+
+
+def _b64(body: dict[str, Any], field: str) -> bytes:
+    try:
+        return base64.b64decode(str(body[field]), validate=True)
+    except binascii.Error:
+        raise InvalidInput(f"{field}: base64 of the model as flow serves it") from None
 
 
 async def build(
@@ -47,6 +64,7 @@ async def build(
 ) -> tuple[Deployed, dict[str, bytes]]:
     """A new version from ``POST /v1/models``; its files to keep."""
     allowed = {"name", "job_id", "task", "component", "role", "parties", "model", "feature_table", "activate"}
+    allowed |= set(STEPS)
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
@@ -54,11 +72,9 @@ async def build(
         job_id = check_word(str(body["job_id"]), "job_id")
         task = check_word(str(body["task"]), "task")
         component, role = str(body["component"]), str(body["role"])
-        data = base64.b64decode(str(body["model"]), validate=True)
+        data = _b64(body, "model")
     except KeyError as exc:
         raise InvalidInput(f"missing field {exc.args[0]!r}") from None
-    except binascii.Error:
-        raise InvalidInput("model: base64 of the model as flow serves it") from None
     if component not in SUPPORTED:
         raise InvalidInput(f"component {component!r} cannot be served (served: {', '.join(SUPPORTED)})")
     parties = _parties(body.get("parties", {}))
@@ -70,6 +86,9 @@ async def build(
     feature_table = str(body.get("feature_table") or "")
     table = None
     files = {MODEL_FILE: data}
+    steps = {step: _b64(body, step) for step in STEPS if body.get(step)}
+    pipeline = Pipeline.from_models({step: codec.from_bytes(raw) for step, raw in steps.items()})
+    files.update({PIPELINE_FILES[step]: raw for step, raw in steps.items()})
     if role == "host" and not component.startswith("homo_"):
         if not feature_table:
             raise InvalidInput("feature_table: a host serves partial scores from its online feature table")
@@ -84,13 +103,14 @@ async def build(
         component=component,
         role="local" if component.startswith("homo_") else role,
         parties=parties,
-        scorer=_scorer(component, role, model, table),
+        scorer=_scorer(component, role, model, table, pipeline, party_id),
         feature_table=feature_table,
+        pipeline=pipeline,
     )
     return d, files
 
 
-def restore(meta: dict[str, Any], folder: Path) -> Deployed:
+def restore(meta: dict[str, Any], folder: Path, party_id: int) -> Deployed:
     """A version kept on disk, rebuilt without asking any other service."""
     model = codec.from_bytes((folder / MODEL_FILE).read_bytes())
     table = None
@@ -102,6 +122,13 @@ def restore(meta: dict[str, Any], folder: Path) -> Deployed:
             [str(n) for n in np.asarray(t["feature_names"]).ravel()],
         )
     role = "host" if meta["role"] == "host" else "guest"
+    pipeline = Pipeline.from_models(
+        {
+            step: codec.from_bytes((folder / fname).read_bytes())
+            for step, fname in PIPELINE_FILES.items()
+            if (folder / fname).is_file()
+        }
+    )
     return Deployed(
         name=meta["name"],
         version=int(meta["version"]),
@@ -109,7 +136,8 @@ def restore(meta: dict[str, Any], folder: Path) -> Deployed:
         component=meta["component"],
         role=meta["role"],
         parties={k: [int(p) for p in v] for k, v in meta["parties"].items()},
-        scorer=_scorer(meta["component"], role, model, table),
+        scorer=_scorer(meta["component"], role, model, table, pipeline, party_id),
         deployed_unix=float(meta["deployed_unix"]),
         feature_table=meta.get("feature_table", ""),
+        pipeline=pipeline,
     )

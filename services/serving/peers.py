@@ -10,7 +10,7 @@ fails the waiting requests with an error that names it. The bus message carries 
 being retried after nobody waits for it.
 
 Host side, :func:`answer`: only a model this party deployed for that guest, only its partial
-scores for the ids asked.
+scores (hetero_lr) or leaf masks (hetero_secureboost) for the ids asked.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class HostFailed(PermanentError):
 
 @dataclass
 class _Lane:
-    pending: list[tuple[str, asyncio.Future[float]]] = field(default_factory=list)
+    pending: list[tuple[str, asyncio.Future[float | bytes]]] = field(default_factory=list)
     inflight: int = 0
 
 
@@ -64,8 +64,9 @@ class HostLanes:
         self.batches = 0
         self.batched_ids = 0
 
-    async def partial(self, host: int, key: ModelKey, entity_id: str) -> float:
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    async def partial(self, host: int, key: ModelKey, entity_id: str) -> float | bytes:
+        """One id's partial score (hetero_lr) or leaf mask (hetero_secureboost) from ``host``."""
+        fut: asyncio.Future[float | bytes] = asyncio.get_running_loop().create_future()
         lane = self._lanes.setdefault((host, key), _Lane())
         lane.pending.append((entity_id, fut))
         if lane.inflight < self.max_inflight:
@@ -80,10 +81,10 @@ class HostLanes:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(
-        self, host: int, key: ModelKey, lane: _Lane, batch: list[tuple[str, asyncio.Future[float]]]
+        self, host: int, key: ModelKey, lane: _Lane, batch: list[tuple[str, asyncio.Future[float | bytes]]]
     ) -> None:
         try:
-            scores = await self._ask(host, key, [i for i, _ in batch])
+            scores: list[float | bytes] = [*await self._ask(host, key, [i for i, _ in batch])]
             for (_, fut), score in zip(batch, scores, strict=True):
                 if not fut.done():
                     fut.set_result(score)
@@ -99,7 +100,7 @@ class HostLanes:
             if lane.pending and lane.inflight < self.max_inflight:
                 self._spawn(host, key, lane)
 
-    async def _ask(self, host: int, key: ModelKey, ids: list[str]) -> list[float]:
+    async def _ask(self, host: int, key: ModelKey, ids: list[str]) -> list[float] | list[bytes]:
         self.batches += 1
         self.batched_ids += len(ids)
         rid = uuid.uuid4().hex
@@ -139,6 +140,12 @@ class HostLanes:
         if reply.missing_ids:
             shown = ", ".join(list(reply.missing_ids)[:3])
             raise NotFound(f"host {host} has no features for id {shown} (model {key})")
+        if reply.leaf_masks and not reply.partial_scores:
+            if len(reply.leaf_masks) != len(ids):
+                raise IntegrityError(
+                    f"host {host} sent {len(reply.leaf_masks)} leaf masks for {len(ids)} ids"
+                )
+            return list(reply.leaf_masks)
         if len(reply.partial_scores) != len(ids):
             raise IntegrityError(
                 f"host {host} sent {len(reply.partial_scores)} partial scores for {len(ids)} ids"
@@ -210,8 +217,10 @@ def answer(registry: Registry, party_id: int, env: env_pb.Envelope, *, max_ids: 
                 message=f"model {key} is not deployed at party {party_id} for party {guest}",
             ),
         )
-    scores, missing = d.scorer.lookup(list(req.ids))
-    return spb.ScoreReply(request_id=req.request_id, partial_scores=scores, missing_ids=missing)
+    values, missing = d.scorer.lookup(list(req.ids))
+    reply = spb.ScoreReply(request_id=req.request_id, missing_ids=missing)
+    getattr(reply, d.scorer.reply_field).extend(values)  # partial_scores or leaf_masks
+    return reply
 
 
 def reply_envelope(party_id: int, request: env_pb.Envelope, reply: spb.ScoreReply) -> env_pb.Envelope:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serving.pipeline import Pipeline
 from silobridge.bus.base import check_word
 from silobridge.errors import Conflict, InvalidInput, NotFound
 
@@ -45,6 +46,12 @@ class Deployed:
     scorer: Any
     deployed_unix: float = field(default_factory=time.time)
     feature_table: str = ""
+    pipeline: Pipeline = field(default_factory=Pipeline)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The columns a score request names: the pipeline's input, else the model's own."""
+        return self.pipeline.input_names(self.scorer.feature_names)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -56,6 +63,7 @@ class Deployed:
             "role": self.role,
             "parties": self.parties,
             "feature_table": self.feature_table,
+            "pipeline": [s for s in ("scale", "selection") if getattr(self.pipeline, s) is not None],
             "deployed_unix": self.deployed_unix,
         }
 

@@ -2,8 +2,11 @@
 
 ``hetero_lr``: the guest scores ``sigmoid(x_g . w_g + b + sum of the hosts' partial scores)``, a
 host answers ``x_h . w_h`` for an id of its online feature table (computed once, at deploy, with
-the same product the batch ``predict`` uses). ``homo_lr`` / ``homo_nn``: the guest scores alone,
-with the library's own ``probabilities``; no host takes part.
+the same product the batch ``predict`` uses). ``hetero_secureboost``: a host answers, per id, the
+leaves its own splits leave reachable in every tree (computed once, at deploy, with the batch
+``hetero_secureboost_predict``'s code); the guest intersects them with its own and sums the leaf
+values. ``homo_lr`` / ``homo_nn``: the guest scores alone, with the library's own
+``probabilities``; no host takes part.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from typing import Any
 import numpy as np
 
 from silobridge.components import homo_predict
+from silobridge.components.hetero_secureboost import guest as sbt_guest
+from silobridge.components.hetero_secureboost import host as sbt_host
+from silobridge.components.hetero_secureboost.common import bool_array
 from silobridge.components.pipeline import names_of
-from silobridge.errors import InvalidInput, NotFound
-from silobridge.ml import metrics
+from silobridge.errors import ComponentError, IntegrityError, InvalidInput, NotFound
+from silobridge.ml import boosting, metrics
 
-SUPPORTED = ("hetero_lr", "homo_lr", "homo_nn")
+SUPPORTED = ("hetero_lr", "hetero_secureboost", "homo_lr", "homo_nn")
 
 
 def feature_vector(names: Sequence[str], features: Any) -> np.ndarray:
@@ -45,6 +51,14 @@ def feature_vector(names: Sequence[str], features: Any) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise InvalidInput("features: every value must be finite")
     return x
+
+
+def _columns_match(model: Any, names: list[str]) -> None:
+    model_names = names_of(model)
+    if model_names and model_names != list(names):
+        raise InvalidInput(
+            f"the feature table's columns differ from the model's ({len(names)} vs {len(model_names)} columns)"
+        )
 
 
 @dataclass(frozen=True)
@@ -78,17 +92,14 @@ class HostLR:
 
     partials: dict[str, float]
     feature_names: list[str]
+    reply_field = "partial_scores"
 
     @classmethod
     def from_model(cls, model: Any, ids: np.ndarray, features: np.ndarray, names: list[str]) -> HostLR:
         if not isinstance(model, dict) or "weights" not in model or "intercept" in model:
             raise InvalidInput("not a host hetero_lr model (weights, no intercept)")
         w = np.asarray(model["weights"], dtype=np.float64).ravel()
-        model_names = names_of(model)
-        if model_names and model_names != list(names):
-            raise InvalidInput(
-                f"the feature table's columns differ from the model's ({len(names)} vs {len(model_names)} columns)"
-            )
+        _columns_match(model, names)
         if features.shape[1] != len(w):
             raise InvalidInput(
                 f"model has {len(w)} weights but the feature table {features.shape[1]} columns"
@@ -105,6 +116,82 @@ class HostLR:
                 p = 0.0
             scores.append(p)
         return scores, missing
+
+
+@dataclass(frozen=True)
+class GuestSBT:
+    """The guest's trees of a hetero_secureboost model: its own splits, host nodes as (party, id)."""
+
+    trees: list[sbt_guest.Tree]
+    init: np.ndarray
+    outputs: int
+    objective: str
+    party_id: int
+    feature_names: list[str]
+    leaves: int
+
+    @classmethod
+    def from_model(cls, model: Any, party_id: int) -> GuestSBT:
+        try:
+            trees, init, outputs, objective = sbt_guest.trees_from_model(model, party_id)
+        except (ComponentError, KeyError):
+            raise InvalidInput("not a guest hetero_secureboost model") from None
+        names = names_of(model)
+        if not names:
+            raise InvalidInput("the hetero_secureboost model names no feature columns")
+        leaves = sum(int(np.count_nonzero(np.asarray(t.left) < 0)) for t in trees)
+        return cls(trees, init, outputs, objective, party_id, names, leaves)
+
+    def score(self, x: np.ndarray, masks: Sequence[Any]) -> float | list[float]:
+        combined = sbt_guest.own_reach(self.trees, x[None, :], self.party_id)
+        for mask in masks:
+            if not isinstance(mask, bytes):
+                raise IntegrityError("a host answered a partial score for a hetero_secureboost model")
+            host = bool_array(np.frombuffer(mask, dtype=np.uint8), "a host's leaf mask", self.leaves)
+            combined &= host[None, :]
+        leaves = sbt_guest.leaves_of(self.trees, combined)
+        raw = sbt_guest.raw_scores(self.trees, self.outputs, self.init, leaves)
+        row = boosting.outputs(self.objective, raw)[0]
+        return [float(v) for v in row] if self.objective == "multiclass" else float(row[0])
+
+
+@dataclass(frozen=True)
+class HostSBT:
+    """A host's splits of a hetero_secureboost model over its online feature table: per id, the
+    leaves of every tree its own splits allow (packed bits, computed once at deploy)."""
+
+    masks: np.ndarray  # (ids, packed bytes)
+    row_of: dict[str, int]
+    feature_names: list[str]
+    reply_field = "leaf_masks"
+
+    @classmethod
+    def from_model(
+        cls, model: Any, ids: np.ndarray, features: np.ndarray, names: list[str], party_id: int
+    ) -> HostSBT:
+        try:
+            trees = sbt_host.host_trees(model, party_id)
+        except (ComponentError, KeyError):
+            raise InvalidInput("not a host hetero_secureboost model") from None
+        _columns_match(model, names)
+        if np.isinf(features).any():
+            raise InvalidInput("the feature table holds infinite values (the batch predict refuses them too)")
+        width = len(names)
+        if any(col >= width for t in trees for col, *_ in t.splits.values()):
+            raise InvalidInput(f"the model splits on columns the feature table's {width} do not have")
+        packed = np.packbits(sbt_host.leaf_masks(trees, features), axis=1)
+        return cls(packed, {str(i): k for k, i in enumerate(ids)}, list(names))
+
+    def lookup(self, ids: Sequence[str]) -> tuple[list[bytes], list[str]]:
+        masks, missing = [], []
+        for i in ids:
+            k = self.row_of.get(i)
+            if k is None:
+                missing.append(i)
+                masks.append(b"")
+            else:
+                masks.append(self.masks[k].tobytes())
+        return masks, missing
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class ServingService(Service):
     async def start(self) -> None:
         self.admin_token = self._load_token()
         for meta, folder in self.registry.stored():
-            self.registry.restore(deploy.restore(meta, folder))
+            self.registry.restore(deploy.restore(meta, folder, self.settings.party_id))
         self.count_versions()
         await self.rpc.start()
         self._subs.append(
@@ -139,7 +139,9 @@ class ServingService(Service):
         entity = body.get("id")
         if not isinstance(entity, str | int) or isinstance(entity, bool) or str(entity) == "":
             raise InvalidInput("id: a string (or integer) naming the entity to score")
-        x = feature_vector(d.scorer.feature_names, body.get("features"))
+        x = feature_vector(d.feature_names, body.get("features"))
+        if d.pipeline:
+            x = d.pipeline.apply(x[None, :], d.feature_names)[0][0]
         if isinstance(d.scorer, Homo):
             score: Any = d.scorer.score(x)
         else:

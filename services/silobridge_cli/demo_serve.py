@@ -60,12 +60,18 @@ def party_model(flow_url: str, job_id: str, task: str) -> dict[str, Any]:
 
 
 def batch_predict(
-    flows: dict[str, str], parties: dict[str, int], job_id: str, task: str, rows: ServingRows
+    flows: dict[str, str],
+    parties: dict[str, int],
+    job_id: str,
+    task: str,
+    rows: ServingRows,
+    component: str = "predict",
 ) -> dict[str, float]:
-    """id -> score of the standard batch ``predict`` on ``rows``, with each party's model from its flow."""
+    """id -> score of the standard batch ``predict`` (or ``component``, e.g.
+    ``hetero_secureboost_predict``) on ``rows``, with each party's model from its flow."""
     guest, host = parties["guest"], parties["host"]
     run = run_component(
-        "predict",
+        component,
         {"guest": [guest], "host": [host]},
         inputs={guest: {"data": rows.guest}, host: {"data": rows.host}},
         input_models={

@@ -4,7 +4,9 @@
 it to its serving service as a new version of ``--name`` (active at once unless
 ``--no-activate``). Every party of the job deploys its own half; a host names its online feature
 table (``--feature-table ns.name``, its own uploaded or bound table). A host answers only for
-models its operator deployed this way.
+models its operator deployed this way. When the task's training rows went through the party's
+``feature_scale`` / ``feature_selection``, their models go along and serving applies them as the
+batch predicts do; any other transforming step upstream is refused.
 
 The serving URL is ``--serving``, else ``SILOBRIDGE_SERVING_URL``, else http://127.0.0.1:9390;
 its admin token ``--serving-token-file``, else ``SILOBRIDGE_SERVING_TOKEN``, else the token of a
@@ -59,6 +61,44 @@ def _serving_call(args: argparse.Namespace, method: str, path: str, **kwargs: An
     return resp.json()
 
 
+# Components a trained model's ``data`` may have passed through on its way from the reader:
+# rows only (no column changes), or the fitted pipeline that serving applies as the batch
+# predicts do (deploy-body field of each).
+ROWS_ONLY = {"reader", "psi", "data_split"}
+PIPELINE_STEPS = {"feature_scale": "scale", "feature_selection": "selection"}
+
+
+def pipeline_tasks(job: dict[str, Any], task: str) -> dict[str, str]:
+    """{"scale"/"selection": task} of the fitted pipeline the task's training rows went through.
+
+    Refused when a step serving cannot apply online transformed them, or when the steps are not
+    in the order the batch predicts apply them (scale, then selection), at most one of each."""
+    dag = {str(c["name"]): c for c in job.get("dag", [])}
+    found: dict[str, str] = {}
+    ref = dag.get(task, {}).get("inputs", {}).get("data")
+    while ref:
+        up = str(ref).split(".")[0]
+        node = dag.get(up)
+        if node is None:
+            break
+        component = str(node["component"])
+        step = PIPELINE_STEPS.get(component)
+        if step is None and component not in ROWS_ONLY:
+            raise CliError(
+                f"the training rows of {task} passed through {up} ({component}), which serving cannot "
+                f"apply online (it applies feature_scale then feature_selection, as the batch predicts do)"
+            )
+        if step is not None:
+            if step in found or (step == "selection" and "scale" in found):
+                raise CliError(
+                    f"the training rows of {task} went through {component} out of the order serving "
+                    "applies (one feature_scale, then one feature_selection)"
+                )
+            found[step] = up
+        ref = node.get("inputs", {}).get("data")
+    return found
+
+
 def deploy_body(
     flow: Any, job_id: str, task: str, *, name: str, feature_table: str, activate: bool
 ) -> dict[str, Any]:
@@ -74,7 +114,7 @@ def deploy_body(
         parties.setdefault(str(p["role"]), []).append(int(p["party_id"]))
     if t["state"] != "SUCCEEDED":
         raise CliError(f"task {task} of job {job_id} is {t['state']} at party {me}: deploy a SUCCEEDED task")
-    return {
+    body = {
         "name": name,
         "job_id": job_id,
         "task": task,
@@ -85,6 +125,9 @@ def deploy_body(
         "feature_table": feature_table,
         "activate": activate,
     }
+    for step, up in pipeline_tasks(job, task).items():
+        body[step] = base64.b64encode(flow.model_bytes(job_id, up)).decode()
+    return body
 
 
 def _deploy(args: argparse.Namespace) -> int:

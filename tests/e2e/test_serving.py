@@ -5,12 +5,14 @@ endpoint through the routers.
 What a user notices: the online score of an id equals the batch ``predict`` score (1e-9); a host
 that never deployed a model refuses it; only ids and partial scores cross the routers; a new
 version swaps in under load with no failed request; rollback brings the old one back; a dead host
-serving is named within the timeout.
+serving is named within the timeout. A hetero_secureboost model scores online as
+``hetero_secureboost_predict`` does, with only ids and the host's leaf masks crossing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import struct
 import threading
 import time
@@ -19,13 +21,13 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from jobs import submit_and_wait, vertical_job
+from jobs import KEY_BITS, model, submit_and_wait, vertical_job
 from parties import InProcessParties
 
 from silobridge.federation.v1 import envelope_pb2
 from silobridge.serving.v1 import serving_pb2
 from silobridge_cli import demo_data
-from silobridge_cli.demo import upload
+from silobridge_cli.demo import load_config, upload
 from silobridge_cli.demo_serve import ServingRows, batch_predict
 from silobridge_cli.main import main as cli
 
@@ -39,23 +41,48 @@ def serving_url(parties: InProcessParties, role: str) -> str:
     return parties.parties[parties.roles[role]].services["serving"].url
 
 
-def deploy(parties: InProcessParties, role: str, job_id: str, *extra: str) -> None:
-    args = ["model", "deploy", job_id, "hetero_lr_0", "--flow", parties.flow(role)]
+def deploy(
+    parties: InProcessParties,
+    role: str,
+    job_id: str,
+    *extra: str,
+    task: str = "hetero_lr_0",
+    table: str = "demo.host",
+) -> None:
+    args = ["model", "deploy", job_id, task, "--flow", parties.flow(role)]
     args += ["--serving", serving_url(parties, role), *extra]
     if role == "host":
-        args += ["--feature-table", "demo.host"]
+        args += ["--feature-table", table]
     assert cli(args) == 0
 
 
-def score(parties: InProcessParties, entity: str, features: dict[str, float]) -> httpx.Response:
+def score(
+    parties: InProcessParties, entity: str, features: dict[str, float], name: str = "default"
+) -> httpx.Response:
     return httpx.post(
-        f"{serving_url(parties, 'guest')}/v1/score/default",
+        f"{serving_url(parties, 'guest')}/v1/score/{name}",
         json={"id": entity, "features": features},
         timeout=30,
     )
 
 
 Data = ServingRows  # the rows both parties hold, aligned (shared with `silobridge demo --serve`)
+
+
+def tap_scoring(
+    parties: InProcessParties, data: Data, asked: list[str], name: str
+) -> tuple[list[Any], list[Any]]:
+    """Score ``asked`` under ``name`` with the tap cleared: (requests, replies) that crossed, which
+    is everything on the serving channel."""
+    parties.wire.clear()
+    for entity in asked:
+        assert score(parties, entity, data.features(entity), name=name).status_code == 200
+    time.sleep(0.2)
+    crossed = [w for w in parties.wire if w.channel == envelope_pb2.CHANNEL_SERVING]
+    requests = [w for w in crossed if w.src == GUEST and w.dst == HOST]
+    replies = [w for w in crossed if w.src == HOST and w.dst == GUEST]
+    assert requests and replies and len(requests) + len(replies) == len(crossed)
+    return requests, replies
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +122,8 @@ def test_only_ids_and_partial_scores_cross_the_routers(
     parties: InProcessParties, served: dict[str, Any]
 ) -> None:
     data: Data = served["data"]
-    parties.wire.clear()
     asked = data.ids[SAMPLE : 2 * SAMPLE]
-    for entity in asked:
-        assert score(parties, entity, data.features(entity)).status_code == 200
-    time.sleep(0.2)
-    crossed = [w for w in parties.wire if w.channel == envelope_pb2.CHANNEL_SERVING]
-    requests = [w for w in crossed if w.src == GUEST and w.dst == HOST]
-    replies = [w for w in crossed if w.src == HOST and w.dst == GUEST]
-    assert requests and replies and len(requests) + len(replies) == len(crossed)
+    requests, replies = tap_scoring(parties, data, asked, "default")
     sent_ids: list[str] = []
     for w in requests:
         assert w.name == "score_request"
@@ -202,6 +222,88 @@ def test_new_version_swaps_in_under_load_and_rolls_back(
     assert back["score"] == pytest.approx(served["expected"][entity], abs=1e-9)
 
 
+SBT = "hetero_secureboost_0"
+
+
+@pytest.fixture(scope="module")
+def sbt_served(parties: InProcessParties) -> dict[str, Any]:
+    """A small SecureBoost (3 trees of depth 3) on its own copy of the demo tables, deployed at the
+    host (its table as the online feature table) and then at the guest under the name ``sbt``."""
+    split = demo_data.split(*demo_data.load("breast_cancer"), 10)
+    upload(parties.flow("guest"), split.guest_csv, namespace="sbt", name="guest", label_column="y")
+    upload(parties.flow("host"), split.host_csv, namespace="sbt", name="host")
+    job_spec: dict[str, Any] = copy.deepcopy(load_config("secureboost")["job"])
+    for c in job_spec["components"]:
+        if c["component"] == "reader":
+            c["role_params"] = {
+                "guest": {"table": "sbt.guest", "require_label": True},
+                "host": {"table": "sbt.host"},
+            }
+        if c["component"] == "hetero_secureboost":
+            c["params"].update({"num_trees": 3, "max_depth": 3, "key_bits": KEY_BITS, "seed": 11})
+    job = submit_and_wait(parties.flow("guest"), job_spec)
+    assert job["state"] == "SUCCEEDED", job["message"]
+    deploy(parties, "host", job["job_id"], "--name", "sbt", task=SBT, table="sbt.host")
+    deploy(parties, "guest", job["job_id"], "--name", "sbt", task=SBT)
+    data = Data(split)
+    flows = {role: parties.flow(role) for role in ("guest", "host")}
+    parties_ = {"guest": GUEST, "host": HOST}
+    expected = batch_predict(flows, parties_, job["job_id"], SBT, data, "hetero_secureboost_predict")
+    return {"job": job["job_id"], "data": data, "expected": expected}
+
+
+def test_secureboost_online_score_equals_batch_predict(
+    parties: InProcessParties, sbt_served: dict[str, Any]
+) -> None:
+    data: Data = sbt_served["data"]
+    scores = []
+    for entity in data.ids[:SAMPLE]:
+        resp = score(parties, entity, data.features(entity), name="sbt")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["score"] == pytest.approx(sbt_served["expected"][entity], abs=1e-9)
+        assert body["model"] == {"name": "sbt", "version": 1, "job_id": sbt_served["job"], "task": SBT}
+        scores.append(body["score"])
+    assert len(set(scores)) > 1, "the sampled ids reach different leaves"
+
+
+def test_secureboost_only_ids_and_leaf_masks_cross_the_routers(
+    parties: InProcessParties, sbt_served: dict[str, Any]
+) -> None:
+    data: Data = sbt_served["data"]
+    guest_model = model(parties.flow("guest"), sbt_served["job"], SBT)
+    host_model = model(parties.flow("host"), sbt_served["job"], SBT)
+    leaves = int(np.count_nonzero(np.asarray(guest_model["left"]) < 0))
+    assert np.any(np.asarray(host_model["feature"]) >= 0), "the host's features were split on"
+    asked = data.ids[SAMPLE : 2 * SAMPLE]
+    requests, replies = tap_scoring(parties, data, asked, "sbt")
+    sent_ids: list[str] = []
+    for w in requests:
+        req = serving_pb2.ScoreRequest.FromString(w.payload)
+        assert {f.name for f, _ in req.ListFields()} <= {"request_id", "model", "ids"}
+        assert (req.model.job_id, req.model.task) == (sbt_served["job"], SBT)
+        sent_ids += list(req.ids)
+    assert sorted(sent_ids) == sorted(asked)
+    for w in replies:
+        rep = serving_pb2.ScoreReply.FromString(w.payload)
+        assert {f.name for f, _ in rep.ListFields()} == {"request_id", "leaf_masks"}
+        assert all(len(m) == (leaves + 7) // 8 for m in rep.leaf_masks)  # one bit per leaf, no more
+    # No feature value (either party's), host threshold or label crosses.
+    k = [data.ids.index(i) for i in asked]
+    thresholds = np.asarray(host_model["threshold"], dtype=np.float64)
+    secrets = [
+        *data.guest.features[k].ravel(),
+        *data.host.features[k].ravel(),
+        *thresholds[np.isfinite(thresholds)],
+        *np.asarray(data.guest.label)[k],
+    ]
+    wire = b"".join(w.payload for w in requests + replies)
+    for v in secrets:
+        if v not in (0.0, 1.0):
+            assert struct.pack("<d", v) not in wire and repr(float(v)).encode() not in wire
+
+
+# Last in the module: it restarts the host's serving, after which `model deploy` finds no admin token for it.
 def test_a_dead_host_is_named_within_the_timeout(parties: InProcessParties, served: dict[str, Any]) -> None:
     data: Data = served["data"]
     host = parties.parties[HOST]

@@ -478,7 +478,7 @@ def train(ctx: TaskContext) -> TaskResult:
     ctx.send("host", "gh", {"stop": True, "keep": keep}, tag=f"t{len(trees)}")
     trees = trees[:keep]
     model = _export(ctx, grower, table, trees, init, outputs, objective, losses)
-    raw_final = _raw_scores(trees, outputs, init, grower_leaves(trees, table, ctx))
+    raw_final = raw_scores(trees, outputs, init, grower_leaves(trees, table, ctx))
     predictions = _predictions(table, boosting.outputs(objective, raw_final), objective)
     summary = {"trees": float(len(trees)), "loss": losses[-1], **_timing_summary(grower.timings)}
     summary.update(_score_summary(objective, y, raw_final))
@@ -500,33 +500,43 @@ def _validation_scores(ctx: TaskContext, tree: Tree, table: Table, t: int) -> np
 
 def _leaves(ctx: TaskContext, trees: list[Tree], table: Table, *, tag: str) -> list[np.ndarray]:
     """The leaf of every row in every tree: this party's reachable leaves AND every host's."""
-    counts = [sum(1 for v in tree.left if v < 0) for tree in trees]
-    total = int(sum(counts))
+    combined = own_reach(trees, table.features, ctx.party_id)
+    total = combined.shape[1]
+    for h, value in zip(ctx.parties_of("host"), recv_all_checked(ctx, "host", "leaves", tag), strict=True):
+        combined &= bool_array(value, f"host {h} leaf masks", table.rows * total).reshape(table.rows, total)
+    return leaves_of(trees, combined)
+
+
+def own_reach(trees: list[Tree], X: np.ndarray, party_id: int) -> np.ndarray:
+    """Per row, the leaves of every tree (one block per tree, leaves in node order) that the
+    guest's own splits allow; host nodes are left open."""
     masks = []
     for tree in trees:
         left, right = np.asarray(tree.left), np.asarray(tree.right)
         own = {
-            v: goes_left(table.features[:, tree.feature[v]], tree.threshold[v], tree.missing_left[v])
+            v: goes_left(X[:, tree.feature[v]], tree.threshold[v], tree.missing_left[v])
             for v in range(len(left))
-            if left[v] >= 0 and tree.owner[v] == ctx.party_id
+            if left[v] >= 0 and tree.owner[v] == party_id
         }
-        masks.append(reach(left, right, own, table.rows))
-    combined = np.concatenate(masks, axis=1) if masks else np.zeros((table.rows, 0), dtype=bool)
-    for h, value in zip(ctx.parties_of("host"), recv_all_checked(ctx, "host", "leaves", tag), strict=True):
-        combined &= bool_array(value, f"host {h} leaf masks", table.rows * total).reshape(table.rows, total)
+        masks.append(reach(left, right, own, X.shape[0]))
+    return np.concatenate(masks, axis=1) if masks else np.zeros((X.shape[0], 0), dtype=bool)
+
+
+def leaves_of(trees: list[Tree], combined: np.ndarray) -> list[np.ndarray]:
+    """Per tree, the leaf node of every row from every party's reachable leaves intersected."""
     out = []
     start = 0
-    for tree, count in zip(trees, counts, strict=True):
-        block = combined[:, start : start + count]
+    for tree in trees:
+        leaf_nodes = np.flatnonzero(np.asarray(tree.left) < 0)
+        block = combined[:, start : start + leaf_nodes.size]
         if not np.all(block.sum(axis=1) == 1):
             raise IntegrityError("the hosts' leaf masks do not single out one leaf per row")
-        leaf_nodes = np.flatnonzero(np.asarray(tree.left) < 0)
         out.append(leaf_nodes[np.argmax(block, axis=1)])
-        start += count
+        start += leaf_nodes.size
     return out
 
 
-def _raw_scores(trees: list[Tree], outputs: int, init: np.ndarray, leaves: list[np.ndarray]) -> np.ndarray:
+def raw_scores(trees: list[Tree], outputs: int, init: np.ndarray, leaves: list[np.ndarray]) -> np.ndarray:
     rows = len(leaves[0]) if leaves else 0
     raw = np.tile(init, (rows, 1))
     for t, (tree, leaf) in enumerate(zip(trees, leaves, strict=True)):
@@ -619,9 +629,10 @@ def _export(
     }
 
 
-def trees_from_model(ctx: TaskContext, model: Any) -> tuple[list[Tree], np.ndarray, int, str]:
+def trees_from_model(model: Any, party_id: int) -> tuple[list[Tree], np.ndarray, int, str]:
+    """(trees, init score, outputs per round, objective) of a guest model; refused otherwise."""
     if not isinstance(model, dict) or "tree_sizes" not in model or "leaf_value" not in model:
-        raise ComponentError(f"the model at party {ctx.party_id} is not a guest hetero_secureboost model")
+        raise ComponentError(f"the model at party {party_id} is not a guest hetero_secureboost model")
     sizes = np.asarray(model["tree_sizes"], dtype=np.int64)
     trees = []
     start = 0
@@ -648,7 +659,7 @@ def predict(ctx: TaskContext) -> TaskResult:
     table = ctx.input("data")
     check_features(table.features, ctx)
     model = ctx.input_models.get("model")
-    trees, init, outputs, objective = trees_from_model(ctx, model)
+    trees, init, outputs, objective = trees_from_model(model, ctx.party_id)
     if names(model) != list(table.feature_names):  # type: ignore[arg-type]
         raise ComponentError(
             f"the input table's feature columns at party {ctx.party_id} differ from the model's"
@@ -658,7 +669,7 @@ def predict(ctx: TaskContext) -> TaskResult:
             raise ComponentError(
                 f"row counts differ: the guest holds {table.rows} rows, host {h} holds {rows}"
             )
-    raw = _raw_scores(trees, outputs, init, _leaves(ctx, trees, table, tag="predict"))
+    raw = raw_scores(trees, outputs, init, _leaves(ctx, trees, table, tag="predict"))
     predictions = _predictions(table, boosting.outputs(objective, raw), objective)
     summary = {"rows": float(table.rows)}
     if table.label is not None:

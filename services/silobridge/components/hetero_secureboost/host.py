@@ -197,9 +197,13 @@ class HostState:
 def send_leaves(ctx: TaskContext, trees: list[HostTree], X: np.ndarray, tag: str) -> None:
     """Per row and tree, the leaves this host's own splits allow (every other node left open)."""
     min_rows(ctx, X.shape[0], "hetero_secureboost: the leaf masks")
+    ctx.send("guest", "leaves", bits(leaf_masks(trees, X).ravel()), tag=tag)
+
+
+def leaf_masks(trees: list[HostTree], X: np.ndarray) -> np.ndarray:
+    """(rows, leaves of all trees): the leaves each row can reach by this host's own splits."""
     masks = [reach(tree.left, tree.right, tree.decisions(X), X.shape[0]) for tree in trees]
-    combined = np.concatenate(masks, axis=1) if masks else np.zeros((X.shape[0], 0), dtype=bool)
-    ctx.send("guest", "leaves", bits(combined.ravel()), tag=tag)
+    return np.concatenate(masks, axis=1) if masks else np.zeros((X.shape[0], 0), dtype=bool)
 
 
 def train(ctx: TaskContext) -> TaskResult:
@@ -294,10 +298,11 @@ def _export(state: HostState, table: Table) -> dict[str, Any]:
     }
 
 
-def _trees(ctx: TaskContext, model: Any) -> list[HostTree]:
+def host_trees(model: Any, party_id: int) -> list[HostTree]:
+    """This host's trees with its own splits from its model; refused if it is not one."""
     if not isinstance(model, dict) or "tree_sizes" not in model or "leaf_value" in model:
         raise ComponentError(
-            f"predict at party {ctx.party_id} needs a host hetero_secureboost model named 'model'"
+            f"predict at party {party_id} needs a host hetero_secureboost model named 'model'"
         )
     trees = []
     start = 0
@@ -324,7 +329,7 @@ def predict(ctx: TaskContext) -> TaskResult:
     table = ctx.input("data")
     check_features(table.features, ctx)
     model = ctx.input_models.get("model")
-    trees = _trees(ctx, model)
+    trees = host_trees(model, ctx.party_id)
     if names(model) != list(table.feature_names):  # type: ignore[arg-type]
         raise ComponentError(
             f"the input table's feature columns at party {ctx.party_id} differ from the model's"

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#silobridge/serving/v1/serving.proto\x12\x15silobridge.serving.v1\"(\n\x08ModelKey\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\"_\n\x0cScoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\x05model\x18\x02 \x01(\x0b\x32\x1f.silobridge.serving.v1.ModelKey\x12\x0b\n\x03ids\x18\x03 \x03(\t\"+\n\nScoreError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x7f\n\nScoreReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0epartial_scores\x18\x02 \x03(\x01\x12\x13\n\x0bmissing_ids\x18\x03 \x03(\t\x12\x30\n\x05\x65rror\x18\x04 \x01(\x0b\x32!.silobridge.serving.v1.ScoreErrorb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#silobridge/serving/v1/serving.proto\x12\x15silobridge.serving.v1\"(\n\x08ModelKey\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\t\"_\n\x0cScoreRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12.\n\x05model\x18\x02 \x01(\x0b\x32\x1f.silobridge.serving.v1.ModelKey\x12\x0b\n\x03ids\x18\x03 \x03(\t\"+\n\nScoreError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x93\x01\n\nScoreReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x16\n\x0epartial_scores\x18\x02 \x03(\x01\x12\x13\n\x0bmissing_ids\x18\x03 \x03(\t\x12\x30\n\x05\x65rror\x18\x04 \x01(\x0b\x32!.silobridge.serving.v1.ScoreError\x12\x12\n\nleaf_masks\x18\x05 \x03(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCOREREQUEST']._serialized_end=199
   _globals['_SCOREERROR']._serialized_start=201
   _globals['_SCOREERROR']._serialized_end=244
-  _globals['_SCOREREPLY']._serialized_start=246
-  _globals['_SCOREREPLY']._serialized_end=373
+  _globals['_SCOREREPLY']._serialized_start=247
+  _globals['_SCOREREPLY']._serialized_end=394
 # @@protoc_insertion_point(module_scope)

@@ -33,13 +33,15 @@ class ScoreError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ScoreReply(_message.Message):
-    __slots__ = ("request_id", "partial_scores", "missing_ids", "error")
+    __slots__ = ("request_id", "partial_scores", "missing_ids", "error", "leaf_masks")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_SCORES_FIELD_NUMBER: _ClassVar[int]
     MISSING_IDS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    LEAF_MASKS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     partial_scores: _containers.RepeatedScalarFieldContainer[float]
     missing_ids: _containers.RepeatedScalarFieldContainer[str]
     error: ScoreError
-    def __init__(self, request_id: _Optional[str] = ..., partial_scores: _Optional[_Iterable[float]] = ..., missing_ids: _Optional[_Iterable[str]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ...) -> None: ...
+    leaf_masks: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, request_id: _Optional[str] = ..., partial_scores: _Optional[_Iterable[float]] = ..., missing_ids: _Optional[_Iterable[str]] = ..., error: _Optional[_Union[ScoreError, _Mapping]] = ..., leaf_masks: _Optional[_Iterable[bytes]] = ...) -> None: ...

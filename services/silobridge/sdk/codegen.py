@@ -132,8 +132,21 @@ def _function(defn: ComponentDef, imports: set[tuple[str, str]]) -> str:
     return "\n".join([f"def {defn.name}(", *args, ") -> Task:", *doc, *body])
 
 
+def shipped() -> list[ComponentDef]:
+    """The components silobridge ships, by name: every role runs code of the silobridge package.
+    Not those a process registered at run time (a plug-in, a test's), which the generated module
+    must not depend on."""
+    defs = registry.all_components().values()
+    ours = [
+        d
+        for d in defs
+        if all(getattr(fn, "__module__", "").startswith("silobridge.") for fn in d.roles.values())
+    ]
+    return sorted(ours, key=lambda d: d.name)
+
+
 def render() -> str:
-    defs = sorted(registry.all_components().values(), key=lambda d: d.name)
+    defs = shipped()
     imports: set[tuple[str, str]] = set()
     functions = [_function(d, imports) for d in defs]
     names = "".join(f'\n    "{n}",' for n in sorted(["component", *(d.name for d in defs)])) + "\n"
@@ -147,7 +160,7 @@ def render() -> str:
 
 def main() -> int:
     TARGET.write_text(render(), encoding="utf-8")
-    print(f"wrote {TARGET.name} ({len(registry.all_components())} components)")
+    print(f"wrote {TARGET.name} ({len(shipped())} components)")
     return 0
 
 

@@ -42,6 +42,8 @@ ROUTES = [
     ("GET", "/v1/jobs/x", b""),
     ("POST", "/v1/jobs/x/stop", b""),
     ("GET", "/v1/jobs/x/tasks/t/metrics", b""),
+    ("GET", "/v1/jobs/x/tasks/t/log", b""),
+    ("GET", "/v1/models", b""),
     ("GET", "/v1/jobs/x/models", b""),
     ("GET", "/v1/jobs/x/models/t", b""),
     ("POST", UPLOAD, CSV),
@@ -206,7 +208,9 @@ async def test_health_and_metrics_stay_open_and_the_board_asks_for_a_token(two: 
         assert (await client.get("/readyz")).status_code == 200
         assert (await client.get("/metrics")).status_code == 200
         board = (await client.get("/board")).text
-        assert "Authorization" in board and "silobridge board" in board
+        assert "silobridge board" in board and "/board/static/board.js" in board
+        script = (await client.get("/board/static/board.js")).text  # the board's code, open as the page
+        assert "Authorization" in script
         assert (await client.get("/v1/jobs")).status_code == 401
         spec = (await client.get("/openapi.json")).json()
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

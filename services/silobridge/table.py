@@ -43,6 +43,11 @@ class Table:
     def rows(self) -> int:
         return len(self.ids)
 
+    @property
+    def has_label(self) -> bool:
+        """Whether the table carries a label column (a bound table answers without reading it)."""
+        return self.label is not None
+
     def id_keys(self) -> np.ndarray:
         """The ids as UTF-8 bytes in a fixed-width ``S`` array: what PSI hashes, a quarter of
         ``ids``' memory for ASCII ids (numpy keeps ``U`` strings at 4 bytes a character)."""

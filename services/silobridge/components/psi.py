@@ -19,8 +19,9 @@ exactly for shared ids. Order of the messages, per host:
 
 Every party ends with the same rows in the same order. Only blinded points and positions cross.
 
-A set of points goes in messages of at most ``POINTS_PER_MESSAGE`` points (32 MiB, half the
-bus's message limit): the first under the value's name, the others as ``<name>_part<k>``. A full
+A set of points goes in messages of at most ``POINTS_PER_MESSAGE`` points (8 MiB; the bus takes
+64 MiB, but a message is copied several times on its way to the router, so smaller messages keep
+a sender's memory down): the first under the value's name, the others as ``<name>_part<k>``. A full
 message means more follow; a set of an exact multiple ends with an empty one. Below that size a
 set is one message, as it always was.
 
@@ -44,8 +45,8 @@ from silobridge.ml import ecc
 from silobridge.ml.checks import min_rows, unique_ids
 from silobridge.ml.protocol import guarded, recv_checked
 
-POINTS_PER_MESSAGE = 1 << 20
-MAX_PARTS = 512  # 512 Mi ids: a peer cannot keep a receiver collecting parts for ever
+POINTS_PER_MESSAGE = 1 << 18
+MAX_PARTS = 2048  # 512 Mi ids: a peer cannot keep a receiver collecting parts for ever
 LOOKUP_ROWS = 1 << 20  # points looked up at a time (bounds the lookup's temporary arrays)
 
 
@@ -232,13 +233,19 @@ def _host(ctx: TaskContext) -> TaskResult:
     mine = _intersection(host_ab, guest_ab)
     del host_ab
     min_rows(ctx, len(mine), "psi: the intersection")
-    _send_parts(ctx, "guest", "psi_guest_double", guest_ab)  # the parts as they came: same framing
-    del guest_ab
+    # The parts as they came (same framing), each dropped once sent: the bus holds its copy until the
+    # router has sent it, so keeping them would hold the guest's set twice.
+    _send_parts(ctx, "guest", "psi_guest_double", _drain(guest_ab))
     ctx.progress(0.8)
     pos = recv_checked(ctx, "guest", "psi_result", "psi")
     _check_positions(ctx, pos, mine, table.rows)
     ctx.progress(1.0)
     return TaskResult(tables={"data": table.take(perm[pos])}, summary={"intersected_rows": float(len(pos))})
+
+
+def _drain(parts: list[np.ndarray]) -> Iterator[np.ndarray]:
+    while parts:
+        yield parts.pop(0)
 
 
 def _intersection(host_ab: np.ndarray, guest_ab: list[np.ndarray]) -> np.ndarray:

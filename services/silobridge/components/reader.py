@@ -16,7 +16,8 @@ class ReaderParams(Params):
 
 def _read(ctx: TaskContext) -> TaskResult:
     table = ctx.input("table")
-    if ctx.param("require_label") and table.label is None:
+    # has_label, not label: a bound table's label column is not read just to see that it exists.
+    if ctx.param("require_label") and not table.has_label:
         raise ComponentError(f"table {ctx.param('table')} at party {ctx.party_id} has no label column")
     return TaskResult(
         tables={"data": table},
@@ -26,7 +27,7 @@ def _read(ctx: TaskContext) -> TaskResult:
 
 def _guest(ctx: TaskContext) -> TaskResult:
     table = ctx.input("table")
-    if table.label is None:
+    if not table.has_label:
         raise ComponentError(
             f"missing label column: the guest's table {ctx.param('table')} at party {ctx.party_id} has no label"
         )

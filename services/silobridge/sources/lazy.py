@@ -95,6 +95,10 @@ class SourceTable(Table):
     def label(self, value: np.ndarray | None) -> None:
         self._label, self._label_read = value, True
 
+    @property
+    def has_label(self) -> bool:
+        return self._label is not None if self._label_read else bool(self.label_name)
+
     def id_keys(self) -> np.ndarray:
         """The id column alone as UTF-8 bytes (``S`` array), batch by batch: what PSI holds of a
         bound table. 15-character ids take 15 bytes each here, 60 as ``ids``."""

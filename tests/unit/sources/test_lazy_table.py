@@ -82,6 +82,13 @@ def test_id_keys_are_the_ids_as_utf8_bytes_and_streamed_alone(folder: Path) -> N
     assert list(t.take([999, 3]).ids) == ["999", "3"]  # checked against the keys read first
 
 
+def test_has_label_reads_nothing(folder: Path) -> None:
+    t, src = table(folder)
+    assert t.has_label and src.seen == []  # the reader's check of a bound table costs no read
+    t.label = None
+    assert not t.has_label
+
+
 def test_take_keeps_the_rows_asked_for_in_their_order(folder: Path) -> None:
     t, src = table(folder)
     idx = np.array([999, 3, 500, 0, 251])

@@ -158,6 +158,16 @@ UPLOAD_MB ?= 1000
 bench-upload: $(STAMP)
 	$(PY) -m silobridge_cli.bench_upload --mb $(UPLOAD_MB)
 
+# PSI and one hetero_lr epoch on a bound Parquet table of BOUND_ROWS rows at the guest (the host:
+# BOUND_HOST_ROWS rows, BOUND_SHARED of them shared) through three party processes: seconds per
+# task and each process's peak RSS; bench-results/bound.{json,md} (6 to 11 min on 2 shared cores)
+BOUND_ROWS ?= 5000000
+BOUND_HOST_ROWS ?= 40000
+BOUND_SHARED ?= 20000
+.PHONY: bench-bound
+bench-bound: $(STAMP)
+	$(PY) -m silobridge_cli.bench_bound --rows $(BOUND_ROWS) --host-rows $(BOUND_HOST_ROWS) --shared $(BOUND_SHARED)
+
 # secure-aggregation overhead of homo_lr rounds, 3 and 10 clients; bench-results/secagg.{json,md}
 bench-secagg: $(STAMP)
 	$(PY) -m silobridge.bench.secagg_bench

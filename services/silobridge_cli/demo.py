@@ -84,10 +84,18 @@ class PartyProcess:
 class DemoParties:
     """Start one ``silobridge party run`` process per party, with PKI and route tables."""
 
-    def __init__(self, parties: dict[str, int], run_dir: Path, *, compute: str = "local") -> None:
+    def __init__(
+        self,
+        parties: dict[str, int],
+        run_dir: Path,
+        *,
+        compute: str = "local",
+        party_args: tuple[str, ...] = (),
+    ) -> None:
         self.parties = parties
         self.run_dir = run_dir
         self.compute = compute
+        self.party_args = party_args  # more `silobridge party run` options, e.g. ("--bind-allow", dir)
         self.procs: dict[int, PartyProcess] = {}
 
     def start(self, timeout_s: float = 120.0) -> None:
@@ -116,6 +124,7 @@ class DemoParties:
                 "--flow-port", str(free_port()),
                 "--compute", self.compute,
                 "--ready-file", str(ready),
+                *self.party_args,
             ]  # fmt: skip
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

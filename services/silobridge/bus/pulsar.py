@@ -125,6 +125,7 @@ _RECEIVE_POLL_MS = 200
 # Deliveries this process handed out and has not settled, by (group, message id): see _count.
 _MAX_TRACKED_DELIVERIES = 100_000
 _DLQ_SUBSCRIPTION = "silobridge-dead-letters"
+_SETTLE_WAIT_S = 10.0  # how long a cancelled subscription waits for its acks under way
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -200,6 +201,9 @@ class _PulsarSubscription(Subscription):
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._receive_loop, name=f"pulsar-pump-{group}", daemon=True)
         self._worker: asyncio.Task[None] | None = None
+        # Acks and requeues under way: cancel waits for them before it hands anything back, or
+        # a message handled just before the cancel would be redelivered.
+        self._settling: set[asyncio.Task[None]] = set()
         self._cancelled = False
 
     def start(self) -> None:
@@ -231,7 +235,9 @@ class _PulsarSubscription(Subscription):
     async def _run(self) -> None:
         while True:
             msg = await self._buffer.get()
-            await self._bus._process(self._consumer, msg, self.pattern, self._handler, self._max, self.group)
+            await self._bus._process(
+                self._consumer, msg, self.pattern, self._handler, self._max, self.group, self._settling
+            )
 
     async def cancel(self) -> None:
         if self._cancelled:
@@ -243,6 +249,8 @@ class _PulsarSubscription(Subscription):
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+        if self._settling:
+            await asyncio.wait(set(self._settling), timeout=_SETTLE_WAIT_S)
         await asyncio.to_thread(self._pump.join, 5.0)
         # Hand unacknowledged messages back through a redelivery request rather than by closing
         # alone: the broker counts a redelivery then, and replays without counting on a close.
@@ -595,16 +603,28 @@ class PulsarBus(Bus):
         )
 
     async def _process(
-        self, consumer: Any, raw: Any, pattern: str, handler: Handler, max_deliveries: int, group: str
+        self,
+        consumer: Any,
+        raw: Any,
+        pattern: str,
+        handler: Handler,
+        max_deliveries: int,
+        group: str,
+        settling: set[asyncio.Task[None]],
     ) -> None:
         msg = self._to_message(raw)
         if not msg.topic or not topic_matches(pattern, msg.topic):
             # Another topic of the same stream (or a message not sent through this bus).
-            await asyncio.shield(self._settle(consumer, raw, msg, Disposition.ACK, group))
-            return
-        msg = self._count(group, msg)
-        disposition = await run_handler(handler, msg, max_deliveries)
-        await asyncio.shield(self._settle(consumer, raw, msg, disposition, group))
+            disposition = Disposition.ACK
+        else:
+            msg = self._count(group, msg)
+            disposition = await run_handler(handler, msg, max_deliveries)
+        # A task of its own, shielded and tracked: a cancelled subscription still settles what its
+        # handler finished, and waits for that before it hands unacknowledged messages back.
+        settle = asyncio.ensure_future(self._settle(consumer, raw, msg, disposition, group))
+        settling.add(settle)
+        settle.add_done_callback(settling.discard)
+        await asyncio.shield(settle)
 
     def _count(self, group: str, msg: Message) -> Message:
         """The delivery count: the broker's, or this process's own where that is higher.

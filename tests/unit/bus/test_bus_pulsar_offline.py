@@ -3,6 +3,10 @@ Delivery itself runs against a real broker in tests/contract/test_bus_pulsar.py.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import pulsar
 import pytest
 
 from silobridge.bus.factory import create_bus
@@ -149,4 +153,56 @@ async def test_a_group_whose_declaration_failed_is_declared_again_by_the_next_ca
         await bus.declare_group("fed.j1.lr_0.1.#", "g1")
     await bus.declare_group("fed.j1.lr_0.1.#", "g1")
     assert [name for _, name in client.subscribed if name == "g1"] == ["g1"]  # the subscription exists
+    bus._client = None
+
+
+class _OneMessageConsumer:
+    """Hands out one message, then times out; records the calls that settle or hand back, in order.
+    Its acknowledge is slow, as a loaded machine makes it."""
+
+    def __init__(self, raw: RawMessage) -> None:
+        self.raw: RawMessage | None = raw
+        self.calls: list[str] = []
+
+    def receive(self, timeout_millis: int) -> RawMessage:
+        raw, self.raw = self.raw, None
+        if raw is None:
+            time.sleep(timeout_millis / 1000)
+            raise pulsar.Timeout("no message")
+        return raw
+
+    def acknowledge(self, _raw: object) -> None:
+        time.sleep(0.3)
+        self.calls.append("acknowledge")
+
+    def redeliver_unacknowledged_messages(self) -> None:
+        self.calls.append("redeliver")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+async def test_a_subscription_cancelled_as_its_handler_finishes_acks_before_handing_back() -> None:
+    """The handler returned, so its message is settled: cancel waits for the ack before it asks the
+    broker to redeliver what is unacknowledged (a clean-clone run saw the handled message come back
+    to the group's next consumer)."""
+    bus = PulsarBus("pulsar://127.0.0.1:1", prefix="t")
+    props = {MESSAGE_ID_PROPERTY: "m1", TOPIC_PROPERTY: "crash.job1"}
+    consumer = _OneMessageConsumer(RawMessage(b"x", props, 0))
+
+    class _Client:
+        def subscribe(self, topic: str, *_: object, **__: object) -> _OneMessageConsumer:
+            # the dead-letter topic's reader is another consumer, opened and closed at once
+            return _OneMessageConsumer(RawMessage(b"", {}, 0)) if "=dlq." in topic else consumer
+
+    bus._client = _Client()
+    handled = asyncio.Event()
+
+    async def handle(_msg: object) -> None:
+        handled.set()
+
+    sub = await bus.subscribe("crash.#", handle, group="g", durable=True, prefetch=1)
+    await asyncio.wait_for(handled.wait(), 5)
+    await sub.cancel()
+    assert consumer.calls == ["acknowledge", "redeliver", "close"]
     bus._client = None

@@ -32,7 +32,7 @@ import yaml
 from silobridge import pki
 from silobridge.errors import InvalidInput, PermanentError, RequestTimeout
 from silobridge_cli import demo_data
-from silobridge_cli.credentials import auth_headers, remember_bootstrap
+from silobridge_cli.credentials import auth_headers, forget, remember_bootstrap
 from silobridge_cli.policies import initiator_of, install_policy, policy_for_job
 
 FINAL = {"SUCCEEDED", "FAILED", "STOPPED", "REFUSED"}
@@ -154,6 +154,8 @@ class DemoParties:
 
     def stop(self) -> dict[int, int]:
         for p in self.procs.values():
+            if p.urls.get("flow"):
+                forget(p.urls["flow"])  # a stopped flow is not a flow this process knows any more
             if p.proc.poll() is None:
                 p.proc.send_signal(signal.SIGTERM)
         codes: dict[int, int] = {}

@@ -27,7 +27,9 @@ SENTINEL_COLUMN = 3
 ALLOWED_PLAIN: dict[str, tuple[str, ...]] = {
     "psi_guest_blinded": ("tensor",),
     "psi_host_blinded": ("tensor",),
-    "psi_guest_double": ("tensor",),
+    "psi_host_matches": ("tensor",),  # pairs of places in the two lists: which blinded points matched
+    "psi_host_blinded_ack": ("tensor",),  # flow control: the number of a message taken
+    "psi_guest_blinded_ack": ("tensor",),
     "psi_host_double": ("tensor",),  # the host's blinded ids, blinded again by the guest
     "psi_result": ("tensor",),
     "rows": ("int_value",),

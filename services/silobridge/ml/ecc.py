@@ -100,6 +100,11 @@ def _blind_chunk(args: tuple[bytes, np.ndarray]) -> np.ndarray:
     return blind_points(args[0], args[1])
 
 
+def _hash_blind_chunk(args: tuple[Sequence[str] | np.ndarray, bytes, bytes]) -> np.ndarray:
+    ids, dst, scalar = args
+    return blind_points(scalar, _hash_chunk((ids, dst)))
+
+
 # Rows per unit of work: each unit's Python objects and output stay a few MB however many ids.
 CHUNK_ROWS = 65_536
 
@@ -130,6 +135,17 @@ def hash_ids(
     """Hash ids (str, or UTF-8 ``bytes`` / an ``S`` array) to points, uint8 [n, 32], in chunks over
     the compute backend."""
     return _map_rows(_hash_chunk, lambda a, b: (ids[a:b], dst), len(ids), compute)
+
+
+def hash_blind(
+    scalar: bytes,
+    ids: Sequence[str] | np.ndarray,
+    compute: ComputeBackend | None = None,
+    dst: bytes = DEFAULT_DST,
+) -> np.ndarray:
+    """``blind(scalar, hash_ids(ids))`` in one pass: each unit of work hashes and blinds its chunk,
+    so the hashed points never travel between the workers and the caller."""
+    return _map_rows(_hash_blind_chunk, lambda a, b: (ids[a:b], dst, scalar), len(ids), compute)
 
 
 def blind(

@@ -72,8 +72,9 @@ def test_one_row_psi_is_refused_before_the_guest_learns_membership() -> None:
     for exc in run.errors.values():
         assert isinstance(exc, DisclosureRefused) or "aborted" in str(exc)
         assert "minimum aggregation size k=10 of party" in public_message(exc)
-    # The host never returned the re-blinded guest ids: the guest cannot tell whether c7 is shared.
-    assert _sent(run, 2, 1) == ["psi_host_blinded", "abort"]
+    # The host never said which guest points matched: the guest cannot tell whether c7 is shared.
+    # (It acknowledged taking the guest's one message of points: flow control, nothing learned.)
+    assert _sent(run, 2, 1) == ["psi_host_blinded", "psi_guest_blinded_ack", "abort"]
 
 
 def test_one_row_column_stats_is_refused_by_k_and_no_value_crosses() -> None:
@@ -175,7 +176,7 @@ def test_a_guest_cannot_make_up_matches_by_repeating_reblinded_ids() -> None:
     )
     assert isinstance(run.errors[2], IntegrityError)
     assert "repeat a value" in str(run.errors[2])
-    assert "psi_guest_double" not in _sent(run, 2, 1)
+    assert "psi_host_matches" not in _sent(run, 2, 1)
 
 
 # ----- hetero LR: the host checks the training plan (which rows each batch aggregates) ----------

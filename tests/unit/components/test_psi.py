@@ -127,8 +127,8 @@ def test_psi_100k_by_100k_is_exact() -> None:
 
 
 def test_sets_larger_than_one_message_go_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above POINTS_PER_MESSAGE points a set crosses in several messages (the bus carries at most
-    64 MiB, two million points, in one); an exact multiple ends with an empty part."""
+    """Above POINTS_PER_MESSAGE points a set crosses in several messages; an exact multiple ends
+    with an empty part."""
     from silobridge.components import psi
 
     monkeypatch.setattr(psi, "POINTS_PER_MESSAGE", 64)
@@ -140,13 +140,57 @@ def test_sets_larger_than_one_message_go_in_parts(monkeypatch: pytest.MonkeyPatc
     assert list(run.result(1).tables["data"].ids) == [i for i in g if i in truth]
     assert list(run.result(2).tables["data"].ids) == list(run.result(1).tables["data"].ids)
     sizes = {s.name: len(s.payload) for s in run.hub.sent}
-    assert [n for n in sizes if n.startswith("psi_guest_blinded")] == [
-        "psi_guest_blinded", "psi_guest_blinded_part1", "psi_guest_blinded_part2"
-    ]  # fmt: skip
-    assert [n for n in sizes if n.startswith("psi_host_blinded")] == [
-        "psi_host_blinded", "psi_host_blinded_part1", "psi_host_blinded_part2"
-    ]  # fmt: skip
+    for name in ("psi_guest_blinded", "psi_host_blinded", "psi_host_double"):
+        assert [n for n in sizes if n.startswith(f"{name}_part") or n == name] == [
+            name, f"{name}_part1", f"{name}_part2"
+        ]  # fmt: skip
     assert sizes["psi_host_blinded_part2"] < sizes["psi_host_blinded_part1"] / 10  # the empty end
+    # 64 shared ids: the matches fill one message, and an empty one ends them.
+    assert [n for n in sizes if n.startswith("psi_host_matches")] == [
+        "psi_host_matches",
+        "psi_host_matches_part1",
+    ]
+
+
+def test_a_sender_waits_for_the_receiver_beyond_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flow control: a blinded set is sent at most WINDOW messages ahead of what the receiver has
+    acknowledged taking, so neither bus holds more than a few messages of it."""
+    from silobridge.components import psi
+
+    monkeypatch.setattr(psi, "POINTS_PER_MESSAGE", 16)
+    monkeypatch.setattr(psi, "WINDOW", 2)
+    rng = np.random.default_rng(5)
+    g, h = _ids(rng, 0, 200), _ids(rng, 100, 260)
+    run = _run_psi({1: _table(g, True), 2: _table(h, False)}, [2])
+    run.raise_any()
+    assert run.result(1).tables["data"].rows == 100
+    for name, sender in (("psi_guest_blinded", 1), ("psi_host_blinded", 2)):
+        acked, parts = 0, 0
+        for s in run.hub.sent:
+            if s.name == f"{name}_ack" and s.dst == sender:
+                assert s.tag == f"psi{acked}"
+                acked += 1
+            elif s.name == name or s.name.startswith(f"{name}_part"):
+                assert parts - acked < 2, f"{name}: message {parts} sent with only {acked} acknowledged"
+                parts += 1
+        assert parts == acked > 10  # every message acknowledged, and the window was the limit
+
+
+def test_a_host_that_names_a_match_outside_the_sets_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from silobridge.components import psi
+
+    send = psi._send_parts
+
+    def forged(ctx, to, name, parts, windowed=False):  # type: ignore[no-untyped-def]
+        if name == "psi_host_matches":
+            parts = [np.array([[0, 10**6]], dtype=np.int64)]
+        send(ctx, to, name, parts, windowed)
+
+    monkeypatch.setattr(psi, "_send_parts", forged)
+    rng = np.random.default_rng(6)
+    run = _run_psi({1: _table(_ids(rng, 0, 50), True), 2: _table(_ids(rng, 20, 80), False)}, [2])
+    assert "named a match outside the sets" in str(run.errors[1])
+    assert 1 not in run.results
 
 
 def test_ids_hash_alike_as_str_and_as_utf8_bytes() -> None:

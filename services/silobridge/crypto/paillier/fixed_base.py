@@ -14,9 +14,12 @@ that makes hundreds of thousands of obfuscators under one key.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gmpy2
 from gmpy2 import mpz
 
+from silobridge.crypto.paillier import native
 from silobridge.errors import CryptoError
 
 ONE = mpz(1)
@@ -26,7 +29,7 @@ SUPPORTED_WINDOWS = (4, 8, 12)
 class FixedBaseTable:
     """``base**e mod modulus`` for exponents of at most ``exp_bits`` bits, from a precomputed table."""
 
-    __slots__ = ("base", "exp_bits", "modulus", "n_bytes", "rows", "window")
+    __slots__ = ("base", "exp_bits", "modulus", "n_bytes", "n_rows", "native", "rows", "window")
 
     def __init__(self, base: int, modulus: int, exp_bits: int, window: int = 8) -> None:
         if window not in SUPPORTED_WINDOWS:
@@ -39,6 +42,13 @@ class FixedBaseTable:
         self.exp_bits = exp_bits
         self.n_bytes = (exp_bits + 7) // 8
         n_rows = -(-self.n_bytes * 8 // window)  # every bit of an n_bytes-long exponent has a digit
+        self.n_rows = n_rows
+        self.native: tuple[native.Modulus, Any] | None = None
+        self.rows: list[list[mpz]] = []
+        if native.available() and self.modulus % 2:
+            mod = native.Modulus(self.modulus)  # the same table in Montgomery form, built natively
+            self.native = (mod, native.fixed_base_table(mod, self.base, window, n_rows))
+            return
         size = 1 << window
         rows: list[list[mpz]] = []
         g = self.base
@@ -55,6 +65,8 @@ class FixedBaseTable:
 
     def pow_bytes(self, digits: bytes | memoryview) -> mpz:
         """``base**e mod modulus`` where ``e = int.from_bytes(digits, "little")``, at most ``n_bytes`` long."""
+        if self.native is not None:
+            return self.pow_many(bytes(digits).ljust(self.n_bytes, b"\0")[: self.n_bytes])[0]
         m = self.modulus
         acc = ONE
         if self.window == 8:
@@ -81,6 +93,17 @@ class FixedBaseTable:
             if hi:
                 acc = acc * rows[2 * i + 1][hi] % m
         return acc
+
+    def pow_many(self, digits: bytes) -> list[mpz]:
+        """``pow_bytes`` of each ``n_bytes``-long slice of ``digits`` (natively in one call when built)."""
+        nb = self.n_bytes
+        if len(digits) % nb:
+            raise CryptoError(f"{len(digits)} exponent bytes are not a multiple of {nb}")
+        if self.native is not None:
+            mod, table = self.native
+            return native.fixed_base_pow(mod, table, self.window, digits, nb)
+        view = memoryview(digits)
+        return [self.pow_bytes(view[i * nb : (i + 1) * nb]) for i in range(len(digits) // nb)]
 
     def pow(self, exponent: int) -> mpz:
         """``base**exponent mod modulus`` for ``0 <= exponent < 2**exp_bits``."""

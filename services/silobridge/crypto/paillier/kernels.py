@@ -23,6 +23,7 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
+from silobridge.crypto.paillier import native
 from silobridge.crypto.paillier.fixed_base import FixedBaseTable
 from silobridge.crypto.paillier.multiexp import batch_invert, multi_column_msm, signed_msm
 from silobridge.errors import CryptoError
@@ -73,10 +74,7 @@ def public_table(n: int, h: int, exp_bits: int, window: int) -> FixedBaseTable:
 
 def public_obfuscators(count: int, table: FixedBaseTable) -> list[mpz]:
     """``count`` fresh ``h**r`` with ``r`` uniform in ``[0, 2**exp_bits)`` from the OS CSPRNG."""
-    nb = table.n_bytes
-    rnd = memoryview(os.urandom(nb * count))
-    pow_bytes = table.pow_bytes
-    return [pow_bytes(rnd[i * nb : (i + 1) * nb]) for i in range(count)]
+    return table.pow_many(os.urandom(table.n_bytes * count))
 
 
 def encrypt_with(residues: Sequence[int], obfuscators: Sequence[mpz], n: int) -> list[mpz]:
@@ -92,6 +90,8 @@ def obfuscate_with(cts: Sequence[mpz], obfuscators: Sequence[mpz], n2: mpz) -> l
     """``c * y mod n^2``: re-randomisation by a ready obfuscator (one multiplication each)."""
     if len(obfuscators) != len(cts):
         raise CryptoError(f"{len(obfuscators)} obfuscators for {len(cts)} ciphertexts")
+    if native.available() and len(cts) >= NATIVE_MIN_ITEMS:
+        return native.mulmod(_native_modulus(n2), cts, obfuscators)
     return [c * y % n2 for c, y in zip(cts, obfuscators, strict=True)]
 
 
@@ -306,13 +306,37 @@ def scale_by_base_power(cts: Sequence[mpz], shifts: Sequence[int], n2: mpz) -> l
 
 
 def dot(cts: Sequence[mpz], scalars: np.ndarray | Sequence[int], n2: mpz) -> mpz:
+    if _native_scalars(scalars) and len(cts) == len(scalars):
+        return native.msm(_native_modulus(n2), cts, np.asarray(scalars).reshape(-1, 1))[0]
     with release_gil():
         return signed_msm(cts, scalars, n2)
 
 
 def rmatmul(cts: Sequence[mpz], scalars: np.ndarray, n2: mpz) -> list[mpz]:
+    if _native_scalars(scalars) and scalars.ndim == 2 and scalars.shape[0] == len(cts):
+        return native.msm(_native_modulus(n2), cts, scalars)
     with release_gil():
         return multi_column_msm(cts, scalars, n2)
+
+
+# Below this many items the native kernel's conversions cost more than they save.
+NATIVE_MIN_ITEMS = 8
+_NATIVE_SAFE_BITS = 62
+_MODULI: _LRU[int, native.Modulus] = _LRU()
+
+
+def _native_modulus(m: mpz) -> native.Modulus:
+    return _MODULI.get_or_build(int(m), lambda: native.Modulus(m))
+
+
+def _native_scalars(scalars: np.ndarray | Sequence[int]) -> bool:
+    """Whether a multi-exponentiation goes to the native kernel: int64-sized integer scalars."""
+    if not native.available() or not isinstance(scalars, np.ndarray) or scalars.dtype.kind not in "iu":
+        return False
+    if scalars.size == 0:
+        return False
+    top = max(abs(int(scalars.min())), abs(int(scalars.max())))
+    return top.bit_length() <= _NATIVE_SAFE_BITS
 
 
 def product(cts: Sequence[mpz], n2: mpz) -> mpz:

@@ -194,12 +194,6 @@ SERVING_SECONDS ?= 30
 bench-serving: $(STAMP)
 	$(PY) -m silobridge_cli.bench_serving --seconds $(SERVING_SECONDS)
 
-# router path (bus -> router -> router -> bus) against a raw mutual-TLS socket, 1 MiB and 1 KiB
-# payloads: MB/s, messages/s, one-way p50/p99; bench-results/router.{json,md}
-ROUTER_ROUNDS ?= 3
-bench-router: $(STAMP)
-	$(PY) -m rollsite_router.bench_router --rounds $(ROUTER_ROUNDS)
-
 # router: signing + replay/revocation checks per message, side by side with the path without them; bench-results/signing.{json,md}
 bench-signing: $(STAMP)
 	$(PY) -m rollsite_router.bench_signing

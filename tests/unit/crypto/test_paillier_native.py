@@ -44,7 +44,7 @@ def test_fixed_base_matches_python_table(bits: int, window: int) -> None:
     rng = random.Random(bits * 100 + window)
     n2 = _modulus(bits, rng)
     base = mpz(rng.getrandbits(2 * bits)) % n2
-    exp_bits = bits + 128
+    exp_bits = bits + 128 if window < 12 else 268  # 12-bit tables are large: fewer rows, a partial last digit
     fast = FixedBaseTable(base, n2, exp_bits, window)
     assert fast.native is not None
     old = native.enable(False)
@@ -53,15 +53,32 @@ def test_fixed_base_matches_python_table(bits: int, window: int) -> None:
     finally:
         native.enable(old)
     assert slow.native is None
+    old = native.enable_ifma(False)
+    try:
+        scalar = FixedBaseTable(base, n2, exp_bits, window)  # the 64-bit path, on any CPU
+    finally:
+        native.enable_ifma(old)
+    assert scalar.native is not None and not scalar.native[1].ifma
     nb = fast.n_bytes
     # random exponents plus the edge cases: zero, one, all ones, a single top digit
     special = [bytes(nb), (1).to_bytes(nb, "little"), b"\xff" * nb, bytes(nb - 1) + b"\x80"]
     digits = b"".join(special) + rng.randbytes(nb * 13)
-    got = fast.pow_many(digits)
+    got = fast.pow_many(digits)  # 17 exponents: two full groups of eight lanes and one short
     assert got == slow.pow_many(digits)
+    assert scalar.pow_many(digits) == got
     assert got[0] == 1 and got[1] == base
     assert got[2] == gmpy2.powmod(base, (1 << (8 * nb)) - 1, n2)
     assert fast.pow_bytes(digits[nb * 5 : nb * 6]) == got[5]
+
+
+@needs_native
+def test_ifma_path_is_used_where_the_cpu_has_it() -> None:
+    """On a CPU with AVX-512 IFMA the tables are in radix 2**52 (the lanes path); elsewhere 64-bit."""
+    n2 = _modulus(512, random.Random(9))
+    table = FixedBaseTable(mpz(7), n2, 640, 8)
+    assert table.native is not None
+    assert table.native[1].ifma == native.ifma()
+    assert table.pow(12345) == gmpy2.powmod(7, 12345, n2)
 
 
 @needs_native
@@ -77,9 +94,11 @@ def test_msm_matches_python_multiexp(bits: int) -> None:
     scalars[:, 3] = -np.abs(scalars[:, 3]) - 1  # only negative terms
     scalars[0, 4] = (1 << 62) - 1  # the widest scalar the native path takes
     mod = native.Modulus(n2)
-    got = native.msm(mod, bases, scalars)
+    got = native.msm(mod, bases, scalars)  # eight columns a time in IFMA lanes where the CPU has it
     assert got == multi_column_msm(bases, scalars, n2)
     assert got[1] == 1
+    wide = np.repeat(scalars, 2, axis=1)[:, :9]  # nine columns: one full group of lanes and one of one
+    assert native.msm(mod, bases, wide) == native.msm(mod, bases, wide, lanes=False)
     few = scalars[:3, :1]  # fewer terms than the Python engine's bucket threshold
     assert native.msm(mod, bases[:3], few) == multi_column_msm(bases[:3], few, n2)
 

@@ -14,8 +14,6 @@ that makes hundreds of thousands of obfuscators under one key.
 
 from __future__ import annotations
 
-from typing import Any
-
 import gmpy2
 from gmpy2 import mpz
 
@@ -43,7 +41,7 @@ class FixedBaseTable:
         self.n_bytes = (exp_bits + 7) // 8
         n_rows = -(-self.n_bytes * 8 // window)  # every bit of an n_bytes-long exponent has a digit
         self.n_rows = n_rows
-        self.native: tuple[native.Modulus, Any] | None = None
+        self.native: tuple[native.Modulus, native.Table] | None = None
         self.rows: list[list[mpz]] = []
         if native.available() and self.modulus % 2:
             mod = native.Modulus(self.modulus)  # the same table in Montgomery form, built natively
@@ -101,7 +99,7 @@ class FixedBaseTable:
             raise CryptoError(f"{len(digits)} exponent bytes are not a multiple of {nb}")
         if self.native is not None:
             mod, table = self.native
-            return native.fixed_base_pow(mod, table, self.window, digits, nb)
+            return native.fixed_base_pow(mod, table, digits, nb)
         view = memoryview(digits)
         return [self.pow_bytes(view[i * nb : (i + 1) * nb]) for i in range(len(digits) // nb)]
 

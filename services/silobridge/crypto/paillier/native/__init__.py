@@ -38,7 +38,13 @@ _SIGNATURES = {
     "sb_fixed_base_pow": [_P, _K, _P, ctypes.c_int, _S, _P, _S, _S, _P],
     "sb_msm": [_P, _P, _K, _P, _S, _P, _S, _P],
     "sb_mulmod": [_P, _P, _K, _P, _P, _S, _P],
+    "sb_ifma_supported": [],
+    "sb_ifma_limbs": [ctypes.c_int],
+    "sb_ifma_table": [_P, _K, _P, _P, ctypes.c_int, _S, _P],
+    "sb_ifma_fixed_base_pow": [_P, _K, _P, ctypes.c_int, _S, _P, _S, _S, _P],
+    "sb_ifma_msm": [_P, _P, _K, _P, _P, _S, _P, _S, _P],
 }
+_ifma: bool | None = None
 
 
 def _load() -> ctypes.CDLL | None:
@@ -67,6 +73,27 @@ def available() -> bool:
     return _enabled and _load() is not None
 
 
+def ifma() -> bool:
+    """Whether fixed-base tables use the eight-lane AVX-512 IFMA path (CPU checked at run time)."""
+    global _ifma
+    lib = _load() if _enabled else None
+    if lib is None:
+        return False
+    if _ifma is None:
+        _ifma = bool(lib.sb_ifma_supported())
+    return _ifma and _ifma_enabled
+
+
+_ifma_enabled = True
+
+
+def enable_ifma(on: bool) -> bool:
+    """Switch the IFMA path on or off (tests compare it with the 64-bit path); returns the old setting."""
+    global _ifma_enabled
+    old, _ifma_enabled = _ifma_enabled, on
+    return old
+
+
 def enable(on: bool) -> bool:
     """Switch the native kernel on or off in this process (benchmarks, tests); returns the old setting."""
     global _enabled
@@ -77,7 +104,7 @@ def enable(on: bool) -> bool:
 class Modulus:
     """An odd modulus as limbs, with ``R^2 mod m`` (``R = 2**(64 k)``) for Montgomery conversions."""
 
-    __slots__ = ("k", "limbs", "modulus", "r2")
+    __slots__ = ("_c52", "k", "limbs", "modulus", "r2")
 
     def __init__(self, modulus: int) -> None:
         m = int(modulus)
@@ -92,6 +119,14 @@ class Modulus:
         width = 8 * self.k
         self.limbs = np.frombuffer(m.to_bytes(width, "little"), dtype="<u8").copy()
         self.r2 = self.to_limbs([(1 << (128 * self.k)) % m])
+        self._c52: np.ndarray | None = None
+
+    def c52(self, lib: ctypes.CDLL) -> np.ndarray:
+        """``R52 * R64 mod m``: turns a residue into radix-2**52 Montgomery form in one multiplication."""
+        if self._c52 is None:
+            limbs = int(lib.sb_ifma_limbs(64 * self.k))
+            self._c52 = self.to_limbs([(1 << (52 * limbs + 64 * self.k)) % int(self.modulus)])
+        return self._c52
 
     def to_limbs(self, values: Sequence[int | mpz]) -> np.ndarray:
         width, m = 8 * self.k, self.modulus
@@ -122,30 +157,59 @@ def _ptr(arr: np.ndarray) -> int:
     return int(arr.ctypes.data)
 
 
-def fixed_base_table(mod: Modulus, base: int | mpz, window: int, rows: int) -> np.ndarray:
-    """Row ``i``, entry ``d``: ``base**(d * 2**(window*i))`` in Montgomery form."""
+class Table:
+    """A fixed-base table: Montgomery form in 64-bit limbs, or radix 2**52 for the IFMA path."""
+
+    __slots__ = ("data", "ifma", "window")
+
+    def __init__(self, data: np.ndarray, window: int, ifma: bool) -> None:
+        self.data, self.window, self.ifma = data, window, ifma
+
+    @property
+    def rows(self) -> int:
+        return int(self.data.shape[0])
+
+
+def fixed_base_table(mod: Modulus, base: int | mpz, window: int, rows: int, *, lanes: bool = True) -> Table:
+    """Row ``i``, entry ``d``: ``base**(d * 2**(window*i))`` in Montgomery form (IFMA radix when it can)."""
+    lib = _lib_or_raise()
     table = np.zeros((rows, 1 << window, mod.k), dtype="<u8")
     b = mod.to_limbs([int(base) % int(mod.modulus)])
-    rc = _lib_or_raise().sb_fixed_base_table(
-        _ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(b), window, rows, _ptr(table)
-    )
+    rc = lib.sb_fixed_base_table(_ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(b), window, rows, _ptr(table))
     _check(rc, "fixed-base table")
-    return table
+    if not (lanes and ifma()):
+        return Table(table, window, False)
+    limbs = int(lib.sb_ifma_limbs(64 * mod.k))
+    r52 = mod.to_limbs([(1 << (52 * limbs)) % int(mod.modulus)])
+    table52 = np.zeros((rows, 1 << window, limbs), dtype="<u8")
+    rc = lib.sb_ifma_table(_ptr(mod.limbs), mod.k, _ptr(r52), _ptr(table), window, rows, _ptr(table52))
+    _check(rc, "fixed-base table (IFMA)")
+    return Table(table52, window, True)
 
 
-def fixed_base_pow(mod: Modulus, table: np.ndarray, window: int, exps: bytes, n_bytes: int) -> list[mpz]:
+def fixed_base_pow(mod: Modulus, table: Table, exps: bytes, n_bytes: int) -> list[mpz]:
     """``base**e`` for each ``n_bytes``-long little-endian exponent in ``exps``."""
     count = len(exps) // n_bytes
     out = np.empty((count, mod.k), dtype="<u8")
     buf = np.frombuffer(exps, dtype=np.uint8)
-    rc = _lib_or_raise().sb_fixed_base_pow(
-        _ptr(mod.limbs), mod.k, _ptr(table), window, table.shape[0], _ptr(buf), n_bytes, count, _ptr(out)
+    lib = _lib_or_raise()
+    fn = lib.sb_ifma_fixed_base_pow if table.ifma else lib.sb_fixed_base_pow
+    rc = fn(
+        _ptr(mod.limbs),
+        mod.k,
+        _ptr(table.data),
+        table.window,
+        table.rows,
+        _ptr(buf),
+        n_bytes,
+        count,
+        _ptr(out),
     )
     _check(rc, "fixed-base exponentiation")
     return mod.from_limbs(out)
 
 
-def msm(mod: Modulus, bases: Sequence[mpz], scalars: np.ndarray) -> list[mpz]:
+def msm(mod: Modulus, bases: Sequence[mpz], scalars: np.ndarray, *, lanes: bool = True) -> list[mpz]:
     """``[prod_i bases[i]**scalars[i, j] for j]`` for an (n, d) matrix of signed int64 scalars."""
     mat = np.ascontiguousarray(scalars, dtype=np.int64)
     n, d = mat.shape
@@ -155,7 +219,14 @@ def msm(mod: Modulus, bases: Sequence[mpz], scalars: np.ndarray) -> list[mpz]:
         raise CryptoError("a scalar of the multi-exponentiation is out of range")
     b = mod.to_limbs(bases) if n else np.zeros((1, mod.k), dtype="<u8")
     out = np.empty((d, mod.k), dtype="<u8")
-    rc = _lib_or_raise().sb_msm(_ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(b), n, _ptr(mat), d, _ptr(out))
+    lib = _lib_or_raise()
+    if ifma() and lanes:
+        c52 = mod.c52(lib)
+        rc = lib.sb_ifma_msm(
+            _ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(c52), _ptr(b), n, _ptr(mat), d, _ptr(out)
+        )
+    else:
+        rc = lib.sb_msm(_ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(b), n, _ptr(mat), d, _ptr(out))
     _check(rc, "multi-exponentiation")
     return mod.from_limbs(out)
 

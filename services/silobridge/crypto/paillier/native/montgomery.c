@@ -329,3 +329,349 @@ int sb_mulmod(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_lim
     mont_free(&c);
     return 0;
 }
+
+/*
+ * Eight exponentiations at once with AVX-512 IFMA (52-bit multiply-accumulate), as Intel's
+ * multi-buffer RSA does: residues in radix 2**52 (L limbs, R52 = 2**(52 L) > 4 m), one lane of a
+ * 512-bit vector per exponentiation, almost-Montgomery multiplication (inputs and outputs below
+ * 2 m, the last conversion makes the result canonical). Used for fixed-base tables when the CPU
+ * has IFMA (checked at run time); the 64-bit path above otherwise.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SB_IFMA 1
+#define IFMA_TARGET __attribute__((target("avx512f,avx512ifma")))
+#define MASK52 ((uint64_t)0xFFFFFFFFFFFFFull)
+
+int sb_ifma_supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
+}
+
+/* Limbs of 52 bits for residues of `bits` bits, with room for 2 m < R52 / 2. */
+int sb_ifma_limbs(int bits) { return (bits + 2 + 51) / 52; }
+
+/* x (k 64-bit limbs) -> L limbs of 52 bits. */
+static void to_radix52(uint64_t *out, const mp_limb_t *x, mp_size_t k, int L) {
+    for (int j = 0; j < L; j++) {
+        size_t bit = (size_t)j * 52, w = bit >> 6;
+        unsigned s = (unsigned)(bit & 63);
+        uint64_t v = w < (size_t)k ? x[w] >> s : 0;
+        if (s > 12 && w + 1 < (size_t)k) v |= x[w + 1] << (64 - s);
+        out[j] = v & MASK52;
+    }
+}
+
+/* L limbs of 52 bits (normalised) -> k 64-bit limbs. */
+static void from_radix52(mp_limb_t *x, const uint64_t *in, mp_size_t k, int L) {
+    memset(x, 0, sizeof(mp_limb_t) * (size_t)k);
+    for (int j = 0; j < L; j++) {
+        size_t bit = (size_t)j * 52, w = bit >> 6;
+        unsigned s = (unsigned)(bit & 63);
+        if (w < (size_t)k) x[w] |= in[j] << s;
+        if (s > 12 && w + 1 < (size_t)k) x[w + 1] |= in[j] >> (64 - s);
+    }
+}
+
+typedef struct {
+    int L;
+    __m512i *M;  /* L broadcast limbs of m */
+    __m512i K0;  /* -m^-1 mod 2^52, broadcast */
+    __m512i *Z;  /* 2 L + 1 accumulators */
+} ifma_t;
+
+/* r = a b / R52 mod m (almost: r < 2 m for a, b < 2 m), eight lanes; r may alias a or b. */
+IFMA_TARGET static void ifma_amm(__m512i *r, const __m512i *a, const __m512i *b, const ifma_t *c) {
+    const int L = c->L;
+    __m512i *Z = c->Z;
+    const __m512i zero = _mm512_setzero_si512(), mask = _mm512_set1_epi64((long long)MASK52);
+    for (int j = 0; j < 2 * L + 1; j++) Z[j] = zero;
+    for (int i = 0; i < L; i++) {
+        __m512i A = a[i], *z = Z + i;
+        for (int j = 0; j < L; j++) z[j] = _mm512_madd52lo_epu64(z[j], A, b[j]);
+        __m512i Q = _mm512_and_si512(_mm512_madd52lo_epu64(zero, z[0], c->K0), mask);
+        for (int j = 0; j < L; j++) z[j] = _mm512_madd52lo_epu64(z[j], Q, c->M[j]);
+        z[1] = _mm512_add_epi64(z[1], _mm512_srli_epi64(z[0], 52));
+        for (int j = 0; j < L; j++) {
+            z[j + 1] = _mm512_madd52hi_epu64(z[j + 1], A, b[j]);
+            z[j + 1] = _mm512_madd52hi_epu64(z[j + 1], Q, c->M[j]);
+        }
+    }
+    __m512i carry = zero;
+    for (int j = 0; j < L; j++) {
+        __m512i v = _mm512_add_epi64(Z[L + j], carry);
+        carry = _mm512_srli_epi64(v, 52);
+        r[j] = _mm512_and_si512(v, mask);
+    }
+}
+
+/*
+ * Fixed-base table in radix 2**52 for the IFMA path, from the 64-bit Montgomery table: entry
+ * x R64 -> x R52 (one multiplication by r52 = R52 mod m each). table52: rows * 2**w * L limbs.
+ */
+int sb_ifma_table(const mp_limb_t *m, mp_size_t k, const mp_limb_t *r52, const mp_limb_t *table64, int window,
+                  size_t rows, uint64_t *table52) {
+    mont_t c;
+    if (mont_init(&c, m, k)) return -1;
+    int L = sb_ifma_limbs((int)(k * 64));
+    size_t entries = rows << window;
+    mp_limb_t *x = malloc(sizeof(mp_limb_t) * (size_t)k);
+    if (x == NULL) {
+        mont_free(&c);
+        return -1;
+    }
+    for (size_t e = 0; e < entries; e++) {
+        mont_mul(x, table64 + e * (size_t)k, r52, &c);
+        to_radix52(table52 + e * (size_t)L, x, k, L);
+    }
+    free(x);
+    mont_free(&c);
+    return 0;
+}
+
+IFMA_TARGET int sb_ifma_fixed_base_pow(const mp_limb_t *m, mp_size_t k, const uint64_t *table52, int window,
+                                       size_t rows, const uint8_t *exps, size_t nbytes, size_t count,
+                                       mp_limb_t *out) {
+    if (window < 1 || window > 16 || rows * (size_t)window < nbytes * 8 || !sb_ifma_supported()) return -1;
+    int L = sb_ifma_limbs((int)(k * 64));
+    mp_limb_t m0 = m[0], inv = m0;
+    for (int i = 0; i < 6; i++) inv *= 2 - m0 * inv;
+    ifma_t c;
+    c.L = L;
+    c.K0 = _mm512_set1_epi64((long long)(((uint64_t)0 - inv) & MASK52));
+    uint64_t *m52 = malloc(sizeof(uint64_t) * (size_t)L);
+    c.M = _mm_malloc(sizeof(__m512i) * (size_t)L, 64);
+    c.Z = _mm_malloc(sizeof(__m512i) * (size_t)(2 * L + 1), 64);
+    __m512i *acc = _mm_malloc(sizeof(__m512i) * (size_t)L, 64);
+    __m512i *ent = _mm_malloc(sizeof(__m512i) * (size_t)L, 64);
+    uint64_t *lanes = malloc(sizeof(uint64_t) * 8 * (size_t)L);
+    int rc = -1;
+    if (!m52 || !c.M || !c.Z || !acc || !ent || !lanes) goto done;
+    to_radix52(m52, m, k, L);
+    for (int j = 0; j < L; j++) c.M[j] = _mm512_set1_epi64((long long)m52[j]);
+    size_t size = (size_t)1 << window;
+    for (size_t j0 = 0; j0 < count; j0 += 8) {
+        size_t lanes_used = count - j0 < 8 ? count - j0 : 8;
+        for (size_t i = 0; i < rows; i++) {
+            long long idx[8];
+            for (size_t l = 0; l < 8; l++) {
+                unsigned d = l < lanes_used ? digit_at(exps + (j0 + l) * nbytes, nbytes, i * (size_t)window, window) : 0;
+                idx[l] = (long long)(((i * size) + d) * (size_t)L);
+            }
+            __m512i vidx = _mm512_loadu_si512(idx);
+            __m512i *dst = i == 0 ? acc : ent;
+            for (int j = 0; j < L; j++) {
+                dst[j] = _mm512_i64gather_epi64(vidx, (const long long *)table52, 8);
+                vidx = _mm512_add_epi64(vidx, _mm512_set1_epi64(1));
+            }
+            if (i > 0) ifma_amm(acc, acc, ent, &c);
+        }
+        /* out of Montgomery form: acc * 1 / R52, canonical */
+        for (int j = 0; j < L; j++) ent[j] = _mm512_setzero_si512();
+        ent[0] = _mm512_set1_epi64(1);
+        ifma_amm(acc, acc, ent, &c);
+        for (int j = 0; j < L; j++) _mm512_storeu_si512(lanes + 8 * (size_t)j, acc[j]);
+        for (size_t l = 0; l < lanes_used; l++) {
+            uint64_t limbs[512];
+            for (int j = 0; j < L; j++) limbs[j] = lanes[8 * (size_t)j + l];
+            mp_limb_t *r = out + (j0 + l) * (size_t)k;
+            from_radix52(r, limbs, k, L);
+            if (mpn_cmp(r, m, k) >= 0) mpn_sub_n(r, r, m, k); /* cannot happen for units; kept exact */
+        }
+    }
+    rc = 0;
+done:
+    free(m52);
+    _mm_free(c.M);
+    _mm_free(c.Z);
+    _mm_free(acc);
+    _mm_free(ent);
+    free(lanes);
+    return rc;
+}
+
+/* r = a * b / R52 (almost), b one residue broadcast to every lane (radix-52 limbs). */
+IFMA_TARGET static void ifma_amm_bcast(__m512i *r, const __m512i *a, const uint64_t *b, const ifma_t *c,
+                                       __m512i *bv) {
+    for (int j = 0; j < c->L; j++) bv[j] = _mm512_set1_epi64((long long)b[j]);
+    ifma_amm(r, a, bv, c);
+}
+
+/*
+ * Multi-exponentiation, eight columns at a time (one per lane): out[j] = prod_i bases[i]**s[i, j]
+ * mod m for signed int64 scalars. Per window every term multiplies its base into its lane's
+ * bucket of its digit (signed: negative digits have their own buckets); the buckets are combined
+ * with running products, the negative side inverted once per column at the end.
+ */
+IFMA_TARGET int sb_ifma_msm(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_limb_t *c52,
+                            const mp_limb_t *bases, size_t n, const int64_t *scalars, size_t d, mp_limb_t *out) {
+    if (!sb_ifma_supported()) return -1;
+    mont_t mc;
+    if (mont_init(&mc, m, k)) return -1;
+    int L = sb_ifma_limbs((int)(k * 64));
+    size_t kk = (size_t)k, LL = (size_t)L;
+    mp_limb_t inv = m[0];
+    for (int i = 0; i < 6; i++) inv *= 2 - m[0] * inv;
+    ifma_t c;
+    c.L = L;
+    c.K0 = _mm512_set1_epi64((long long)(((uint64_t)0 - inv) & MASK52));
+    uint64_t *m52 = malloc(sizeof(uint64_t) * LL);
+    uint64_t *B = malloc(sizeof(uint64_t) * LL * (n ? n : 1));
+    mp_limb_t *x = malloc(sizeof(mp_limb_t) * kk * 3);
+    uint64_t *lanes = malloc(sizeof(uint64_t) * 8 * LL * 2);
+    c.M = _mm_malloc(sizeof(__m512i) * LL, 64);
+    c.Z = _mm_malloc(sizeof(__m512i) * (2 * LL + 1), 64);
+    __m512i *work = _mm_malloc(sizeof(__m512i) * LL * 6, 64);
+    uint64_t *buckets = NULL;
+    int rc = -1;
+    if (!m52 || !B || !x || !lanes || !c.M || !c.Z || !work) goto done;
+    __m512i *acc_p = work, *acc_n = work + LL, *run = work + 2 * LL, *tot = work + 3 * LL, *tmp = work + 4 * LL,
+            *bv = work + 5 * LL;
+    to_radix52(m52, m, k, L);
+    for (int j = 0; j < L; j++) c.M[j] = _mm512_set1_epi64((long long)m52[j]);
+    /* bases into radix-52 Montgomery form: x c52 / R64 = x R52 (c52 = R52 R64 mod m) */
+    for (size_t i = 0; i < n; i++) {
+        mont_mul(x, bases + i * kk, c52, &mc);
+        to_radix52(B + i * LL, x, k, L);
+    }
+    /* one in radix-52 Montgomery form: R52 mod m = mont64(1 * c52) */
+    uint64_t *one52 = lanes + 8 * LL; /* L limbs */
+    set_one(x + kk, k);
+    mont_mul(x, x + kk, c52, &mc);
+    to_radix52(one52, x, k, L);
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t j0 = 0; j0 < d; j0 += 8) {
+        size_t width = d - j0 < 8 ? d - j0 : 8;
+        __mmask8 cols = (__mmask8)((1u << width) - 1u);
+        uint64_t max_abs = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t l = 0; l < width; l++) {
+                int64_t v = scalars[i * d + j0 + l];
+                if (v == INT64_MIN) goto done;
+                uint64_t a = (uint64_t)(v < 0 ? -v : v);
+                if (a > max_abs) max_abs = a;
+            }
+        int bits = 0;
+        while (bits < 64 && (max_abs >> bits)) bits++;
+        if (bits == 0) {
+            for (size_t l = 0; l < width; l++) set_one(out + (j0 + l) * kk, k);
+            continue;
+        }
+        int w = choose_window(n, bits);
+        size_t size = (size_t)1 << w, slots = 2 * size; /* [0, size): positive digits, then negative */
+        free(buckets);
+        buckets = malloc(sizeof(uint64_t) * 8 * slots * LL); /* lane l, slot s, limb j: ((l*slots+s)*L+j) */
+        if (buckets == NULL) goto done;
+        for (int j = 0; j < L; j++) acc_p[j] = acc_n[j] = _mm512_set1_epi64((long long)one52[j]);
+        int windows = (bits + w - 1) / w;
+        /* index arithmetic stays below 2**32: AVX-512F's 32 x 32 -> 64-bit product is enough */
+        const __m512i lane_base = _mm512_mul_epu32(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0),
+                                                     _mm512_set1_epi64((long long)(slots * LL)));
+        for (int win = windows - 1; win >= 0; win--) {
+            for (int s = 0; s < w; s++) {
+                ifma_amm(acc_p, acc_p, acc_p, &c);
+                ifma_amm(acc_n, acc_n, acc_n, &c);
+            }
+            for (size_t l = 0; l < 8; l++)
+                for (size_t s = 0; s < slots; s++) memcpy(buckets + (l * slots + s) * LL, one52, sizeof(uint64_t) * LL);
+            const __m512i vmask = _mm512_set1_epi64((long long)(size - 1));
+            const __m512i vshift = _mm512_set1_epi64(win * w);
+            for (size_t i = 0; i < n; i++) {
+                __m512i sv = _mm512_maskz_loadu_epi64(cols, scalars + i * d + j0);
+                __m512i av = _mm512_abs_epi64(sv);
+                __m512i dg = _mm512_and_si512(_mm512_srlv_epi64(av, vshift), vmask);
+                __mmask8 live = _mm512_test_epi64_mask(dg, dg);
+                if (!live) continue;
+                __mmask8 neg = _mm512_cmplt_epi64_mask(sv, zero);
+                __m512i slot = _mm512_mask_add_epi64(dg, neg, dg, _mm512_set1_epi64((long long)size));
+                __m512i idx = _mm512_add_epi64(lane_base, _mm512_mul_epu32(slot, _mm512_set1_epi64((long long)LL)));
+                __m512i vi = idx;
+                for (int j = 0; j < L; j++) {
+                    tmp[j] = _mm512_mask_i64gather_epi64(zero, live, vi, (const long long *)buckets, 8);
+                    vi = _mm512_add_epi64(vi, _mm512_set1_epi64(1));
+                }
+                ifma_amm_bcast(tmp, tmp, B + i * LL, &c, bv);
+                vi = idx;
+                for (int j = 0; j < L; j++) {
+                    _mm512_mask_i64scatter_epi64((long long *)buckets, live, vi, tmp[j], 8);
+                    vi = _mm512_add_epi64(vi, _mm512_set1_epi64(1));
+                }
+            }
+            /* acc *= prod_d bucket[d]**d per sign: running products from the top digit down */
+            for (int sign = 0; sign < 2; sign++) {
+                __m512i *acc = sign ? acc_n : acc_p;
+                for (int j = 0; j < L; j++) run[j] = tot[j] = _mm512_set1_epi64((long long)one52[j]);
+                for (size_t dgt = size - 1; dgt >= 1; dgt--) {
+                    __m512i vi = _mm512_add_epi64(lane_base, _mm512_set1_epi64((long long)((sign * size + dgt) * LL)));
+                    for (int j = 0; j < L; j++) {
+                        tmp[j] = _mm512_i64gather_epi64(vi, (const long long *)buckets, 8);
+                        vi = _mm512_add_epi64(vi, _mm512_set1_epi64(1));
+                    }
+                    ifma_amm(run, run, tmp, &c);
+                    ifma_amm(tot, tot, run, &c);
+                }
+                ifma_amm(acc, acc, tot, &c);
+            }
+        }
+        /* out of Montgomery form (canonical), then pos * neg^-1 per column */
+        for (int j = 0; j < L; j++) tmp[j] = zero;
+        tmp[0] = _mm512_set1_epi64(1);
+        ifma_amm(acc_p, acc_p, tmp, &c);
+        ifma_amm(acc_n, acc_n, tmp, &c);
+        for (int j = 0; j < L; j++) {
+            _mm512_storeu_si512(lanes + 8 * (size_t)j, acc_p[j]);
+            _mm512_storeu_si512(lanes + 8 * (LL + (size_t)j), acc_n[j]);
+        }
+        for (size_t l = 0; l < width; l++) {
+            uint64_t limbs[512];
+            mp_limb_t *r = out + (j0 + l) * kk, *neg = x, *inv_neg = x + kk;
+            for (int j = 0; j < L; j++) limbs[j] = lanes[8 * (size_t)j + l];
+            from_radix52(r, limbs, k, L);
+            for (int j = 0; j < L; j++) limbs[j] = lanes[8 * (LL + (size_t)j) + l];
+            from_radix52(neg, limbs, k, L);
+            if (mpn_cmp(r, m, k) >= 0) mpn_sub_n(r, r, m, k);
+            if (mpn_cmp(neg, m, k) >= 0) mpn_sub_n(neg, neg, m, k);
+            int neg_is_one = neg[0] == 1;
+            for (size_t t = 1; t < kk && neg_is_one; t++) neg_is_one = neg[t] == 0;
+            if (neg_is_one) continue;
+            if (invert_mod(inv_neg, neg, m, k)) {
+                rc = -2;
+                goto done;
+            }
+            /* r * inv_neg mod m: Montgomery multiply, then once more by R^2 to undo the 1/R */
+            mont_mul(r, r, inv_neg, &mc);
+            mont_mul(r, r, r2, &mc);
+        }
+    }
+    rc = 0;
+done:
+    free(m52);
+    free(B);
+    free(x);
+    free(lanes);
+    free(buckets);
+    _mm_free(c.M);
+    _mm_free(c.Z);
+    _mm_free(work);
+    mont_free(&mc);
+    return rc;
+}
+#else
+int sb_ifma_supported(void) { return 0; }
+int sb_ifma_limbs(int bits) { return (bits + 2 + 51) / 52; }
+int sb_ifma_table(const mp_limb_t *m, mp_size_t k, const mp_limb_t *r52, const mp_limb_t *table64, int window,
+                  size_t rows, uint64_t *table52) {
+    (void)m, (void)k, (void)r52, (void)table64, (void)window, (void)rows, (void)table52;
+    return -1;
+}
+int sb_ifma_fixed_base_pow(const mp_limb_t *m, mp_size_t k, const uint64_t *table52, int window, size_t rows,
+                           const uint8_t *exps, size_t nbytes, size_t count, mp_limb_t *out) {
+    (void)m, (void)k, (void)table52, (void)window, (void)rows, (void)exps, (void)nbytes, (void)count, (void)out;
+    return -1;
+}
+int sb_ifma_msm(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_limb_t *c52, const mp_limb_t *bases,
+                size_t n, const int64_t *scalars, size_t d, mp_limb_t *out) {
+    (void)m, (void)r2, (void)k, (void)c52, (void)bases, (void)n, (void)scalars, (void)d, (void)out;
+    return -1;
+}
+#endif

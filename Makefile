@@ -17,14 +17,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m silobridge.crypto.paillier.native.build
+	$(PY) -m silobridge.ml.native.build
 	touch $(STAMP)
 
 install: $(STAMP) native
 
 # the optional native Paillier kernel (C on GMP's mpn layer, docs/crypto.md); without a C compiler
-# or GMP's headers it prints one line and the engine stays pure Python (same results)
+# or GMP's headers it prints one line and the engine stays pure Python (same results); and the
+# optional X25519 kernel for PSI (AVX-512 IFMA, docs/algorithms.md), which falls back the same way
 native: $(STAMP)
 	$(PY) -m silobridge.crypto.paillier.native.build
+	$(PY) -m silobridge.ml.native.build
 
 demo: $(STAMP)
 	$(PY) -m silobridge_cli.main demo

@@ -2,8 +2,9 @@
 
 Hashing follows RFC 9380's ``curve25519_XMD:SHA-512_ELL2_NU_`` encoding up to the map
 (expand_message_xmd + Elligator 2) and returns the Montgomery u-coordinate of Q. Blinding is
-X25519 (RFC 7748) from ``cryptography``: an x-only scalar multiplication in C on an arbitrary
-u-coordinate. Its clamped scalars are multiples of 8, so the blinding also clears the cofactor,
+X25519 (RFC 7748): the optional native kernel (``silobridge.ml.native``, AVX-512 IFMA, eight points
+at a time) where it is built and the CPU has IFMA, else ``cryptography``'s, with the same bytes;
+an x-only scalar multiplication on an arbitrary u-coordinate. Its clamped scalars are multiples of 8, so the blinding also clears the cofactor,
 and since scalar multiplication commutes, ``blind(a, blind(b, P)) == blind(b, blind(a, P))``.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from silobridge.compute.base import ComputeBackend, split
+from silobridge.ml import native
 
 P = 2**255 - 19
 A = 486662
@@ -73,7 +75,13 @@ def new_scalar() -> bytes:
 
 
 def blind_points(scalar: bytes, points: np.ndarray) -> np.ndarray:
-    """X25519(scalar, p) for every row of a uint8 [n, 32] array of u-coordinates."""
+    """X25519(scalar, p) for every row of a uint8 [n, 32] array of u-coordinates: the native
+    kernel where it is built and the CPU has AVX-512 IFMA, else ``cryptography`` (same bytes)."""
+    if native.available():
+        out, bad = native.x25519(scalar, points)
+        if bad >= 0:
+            raise ValueError(f"point {bad} has small order")
+        return out
     key = X25519PrivateKey.from_private_bytes(scalar)
     out = np.empty((len(points), POINT_BYTES), dtype=np.uint8)
     for i, row in enumerate(points):

@@ -41,4 +41,5 @@ def test_bench_psi_finds_exactly_the_true_intersection(tmp_path: Path) -> None:
     assert psi_bench.main(["--out-dir", str(tmp_path), "--rows", "400", "--workers", "1"]) == 0
     run = json.loads((tmp_path / "psi.json").read_text())["run"]
     assert run["exact"] and run["intersection"] == run["true_intersection"] == 200
+    assert run["cpu_seconds"] > 0 and isinstance(run["native_x25519"], bool)
     assert psi_bench.main(["--out-dir", str(tmp_path), "--rows", "5"]) == 2

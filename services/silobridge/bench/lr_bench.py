@@ -11,7 +11,9 @@ Runs: ``synth20k`` (20,000 rows, 20 + 20 standardised ``make_classification`` fe
 as ``make demo-synthetic``) and ``breast`` (breast cancer, 10 + 20 standardised features) at the
 issue's settings: 10 epochs, full batch, rmsprop, learning rate 0.15, L2 0.01, random-uniform
 init. ``seconds`` is the task's wall time at the slowest party (key generation and the final
-predictions included, worker start-up excluded).
+predictions included, worker start-up excluded). ``cpu_seconds`` is the CPU time (user + system)
+of the whole run: the three parties and their worker processes, worker start-up included; on a
+machine shared with other work it says how much work the job needed, whatever the load.
 
 ``--baseline REF`` runs the same runs, interleaved, on the tree of git commit ``REF`` (exported
 with ``git archive`` into a temporary directory, this file and its clock copied in) in a
@@ -27,6 +29,7 @@ import argparse
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -111,10 +114,34 @@ def _supported(settings: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_one(name: str, key_bits: int, workers: int, settings: dict[str, Any]) -> dict[str, Any]:
     guest, host = dataset(name)
     params = {**_supported(settings), "key_bits": key_bits}
+    cpu0 = _cpu_seconds()
     backends: dict[int, ComputeBackend] = {}
+    try:
+        result = _run_one(name, key_bits, guest, host, params, backends, workers)
+    finally:
+        for backend in backends.values():
+            backend.close()  # waits for the workers, so that their CPU time is counted
+    return result | {"cpu_seconds": round(_cpu_seconds() - cpu0, 3), "kernel": kernel_name()}
+
+
+def _run_one(
+    name: str,
+    key_bits: int,
+    guest: Table,
+    host: Table,
+    params: dict[str, Any],
+    backends: dict[int, ComputeBackend],
+    workers: int,
+) -> dict[str, Any]:
     for party in NAMES:
         backends[party] = create_compute("processes" if workers > 1 else "local", workers=workers)
         if workers > 1:
@@ -175,6 +202,17 @@ def run_one(name: str, key_bits: int, workers: int, settings: dict[str, Any]) ->
     }
 
 
+def kernel_name() -> str:
+    """Which Paillier arithmetic this tree runs: the native kernel (and its IFMA lanes) or Python."""
+    try:
+        from silobridge.crypto.paillier import native
+    except ImportError:  # a baseline tree from before the native kernel
+        return "python"
+    if not native.available():
+        return "python"
+    return "native+ifma" if native.ifma() else "native"
+
+
 def _runs(spec: str) -> list[tuple[str, int]]:
     out = []
     for item in spec.split(","):
@@ -227,7 +265,8 @@ def _say(msg: str) -> None:
 def _print_run(r: dict[str, Any]) -> None:
     print(
         f"\n{r.get('variant', 'current')}: {r['dataset']} {r['rows']}x{sum(r['features'])}, {r['key_bits']} bits, "
-        f"{r['epochs']} epochs: {r['seconds']:.2f} s, train AUC {r['auc']:.4f}"
+        f"{r['epochs']} epochs: {r['seconds']:.2f} s, train AUC {r['auc']:.4f}, "
+        f"CPU {r.get('cpu_seconds', 0.0):.1f} s"
     )
     header = f"  {'epoch':>5} {'party':<8}" + "".join(f"{p:>10}" for p in (*PHASES, "wall"))
     print(header)
@@ -267,13 +306,16 @@ def markdown(results: dict[str, Any]) -> str:
     lines.append(
         f"Machine: {m.get('cpu_model')}, {m.get('cores')} cores, load {m.get('loadavg_before')} -> {m.get('loadavg_after')}."
     )
-    lines += ["", "| variant | dataset | bits | epochs | seconds | AUC | " + " | ".join(PHASES) + " |"]
-    lines.append("|" + "---|" * (6 + len(PHASES)))
+    lines += [
+        "",
+        "| variant | dataset | bits | epochs | seconds | CPU s | AUC | " + " | ".join(PHASES) + " |",
+    ]
+    lines.append("|" + "---|" * (7 + len(PHASES)))
     for r in results["runs"]:
         ph = " | ".join(f"{r['phases'].get(p, 0.0):.2f}" for p in PHASES)
         lines.append(
-            f"| {r.get('variant', 'current')} | {r['dataset']} | {r['key_bits']} | {r['epochs']} | "
-            f"{r['seconds']:.2f} | {r['auc']:.4f} | {ph} |"
+            f"| {r.get('variant', 'current')} ({r.get('kernel', 'python')}) | {r['dataset']} | {r['key_bits']} | {r['epochs']} | "
+            f"{r['seconds']:.2f} | {r.get('cpu_seconds', 0.0):.1f} | {r['auc']:.4f} | {ph} |"
         )
     lines += ["", "Phases: seconds summed over the three parties and the epochs (setup excluded).", ""]
     for c in results.get("criteria", []):
@@ -299,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results: dict[str, Any] = {"machine": machine.describe(), "runs": []}
     results["machine"]["loadavg_before"] = machine.loadavg()
+    results["machine"]["paillier_kernel"] = kernel_name()
     results["machine"]["parties"] = (
         "3 parties in threads of one process over the in-process hub (memory bus + codec bytes), "
         f"{args.workers} worker processes each"

@@ -19,6 +19,8 @@ def test_bench_lr_writes_the_issue_shape_with_phases_per_party_and_epoch(tmp_pat
     (run,) = results["runs"]
     assert (run["dataset"], run["key_bits"], run["epochs"]) == ("breast", 1024, 10)
     assert run["seconds"] > 0 and run["auc"] >= 0.99
+    assert run["cpu_seconds"] > 0 and run["kernel"] in ("python", "native", "native+ifma")
+    assert results["machine"]["paillier_kernel"] == run["kernel"]
     assert set(run["phases"]) == set(PHASES)
     assert run["phases"]["encrypt"] > 0 and run["phases"]["dot"] > 0 and run["phases"]["decrypt"] > 0
     assert set(run["by_party"]) == {"guest", "host", "arbiter"}

@@ -93,14 +93,40 @@ def blind_points(scalar: bytes, points: np.ndarray) -> np.ndarray:
     return out
 
 
+def _field_elements(items: Sequence[bytes | str], dst: bytes) -> np.ndarray:
+    """``hash_to_field`` of many messages, as 32-byte little-endian values (uint8 [n, 32]).
+
+    The same bytes as ``expand_message_xmd(msg, dst, 48)`` (one 64-byte block, so ``b1`` alone),
+    with the hash of the 128 zero bytes that start every ``b0`` computed once."""
+    if len(dst) > 255:
+        raise ValueError("expand_message_xmd: dst or length too large")
+    dst_prime = dst + bytes([len(dst)])
+    tail0, tail1 = (48).to_bytes(2, "big") + b"\x00" + dst_prime, b"\x01" + dst_prime
+    head = hashlib.sha512(bytes(128))
+    out = bytearray(POINT_BYTES * len(items))
+    for i, item in enumerate(items):
+        h = head.copy()
+        h.update(item if isinstance(item, bytes) else str(item).encode("utf-8"))
+        h.update(tail0)
+        b1 = hashlib.sha512(h.digest() + tail1).digest()
+        out[POINT_BYTES * i : POINT_BYTES * (i + 1)] = (int.from_bytes(b1[:48], "big") % P).to_bytes(
+            POINT_BYTES, "little"
+        )
+    return np.frombuffer(out, dtype=np.uint8).reshape(len(items), POINT_BYTES)
+
+
 def _hash_chunk(args: tuple[Sequence[str] | np.ndarray, bytes]) -> np.ndarray:
     ids, dst = args
     # Python objects for one chunk only: ``S`` arrays give bytes (UTF-8 already), ``U`` arrays str.
-    items = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-    out = np.empty((len(items), POINT_BYTES), dtype=np.uint8)
-    for i, ident in enumerate(items):
-        msg = ident if isinstance(ident, bytes) else str(ident).encode("utf-8")
-        out[i] = np.frombuffer(hash_to_point(msg, dst), dtype=np.uint8)
+    fields = _field_elements(ids.tolist() if isinstance(ids, np.ndarray) else list(ids), dst)
+    points = native.elligator2(fields) if native.available() else None
+    if points is not None:
+        return points
+    out = np.empty_like(fields)
+    for i, u in enumerate(fields):
+        out[i] = np.frombuffer(
+            elligator2(int.from_bytes(u.tobytes(), "little")).to_bytes(32, "little"), np.uint8
+        )
     return out
 
 

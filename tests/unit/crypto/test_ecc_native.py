@@ -85,3 +85,40 @@ def test_build_fails_over_without_a_compiler(tmp_path: Path, capsys: pytest.Capt
     assert not target.exists()
     assert build.main(["--cc", "/nonexistent/cc"]) == 0  # make install goes on
     assert "PSI blinds with cryptography's X25519" in capsys.readouterr().err
+
+
+def test_batched_hash_to_field_is_rfc9380s() -> None:
+    msgs = [b"", b"abc", "ünïcode", *(f"id-{i}".encode() for i in range(50))]
+    for dst in (ecc.DEFAULT_DST, b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_NU_"):
+        got = ecc._field_elements(msgs, dst)
+        want = [ecc.hash_to_field(m if isinstance(m, bytes) else m.encode(), dst) for m in msgs]
+        assert [int.from_bytes(row.tobytes(), "little") for row in got] == want
+
+
+@needs_native
+def test_native_elligator2_matches_python_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    values = [
+        0,
+        1,
+        2,
+        ecc.P - 1,
+        (ecc.P - 1) // 2,
+        *(int.from_bytes(rng.bytes(32), "little") % ecc.P for _ in range(301)),
+    ]
+    fields = np.frombuffer(b"".join(v.to_bytes(32, "little") for v in values), dtype=np.uint8).reshape(-1, 32)
+    got = native.elligator2(fields)
+    assert got is not None
+    assert [int.from_bytes(row.tobytes(), "little") for row in got] == [ecc.elligator2(v) for v in values]
+
+
+@needs_native
+def test_hashed_ids_are_the_same_with_and_without_the_kernel() -> None:
+    ids = np.array([f"user-{i:09d}" for i in range(203)] + ["", "ünïcode"])
+    with_kernel = ecc.hash_ids(ids)
+    old = native.enable(False)
+    try:
+        assert np.array_equal(ecc.hash_ids(ids), with_kernel)
+    finally:
+        native.enable(old)
+    assert with_kernel[0].tobytes() == ecc.hash_to_point(b"user-000000000")

@@ -96,14 +96,14 @@ TGT static inline void fe_sqn(fe8 *r, const fe8 *a, int n) {
     for (int i = 1; i < n; i++) fe_mul(r, r, r);
 }
 
-/* a^(p-2) = 1/a */
-TGT static void fe_invert(fe8 *out, const fe8 *z) {
-    fe8 z2, z9, z11, z5, z10, z20, z50, z100, t;
-    fe_sqn(&z2, z, 1);
-    fe_sqn(&t, &z2, 2);
+/* z^(2^250 - 1), with z^2 and z^11 on the way: the common head of 1/z and the Legendre symbol */
+TGT static void fe_pow250(fe8 *z250, fe8 *z2, fe8 *z11, const fe8 *z) {
+    fe8 z9, z5, z10, z20, z50, z100, t;
+    fe_sqn(z2, z, 1);
+    fe_sqn(&t, z2, 2);
     fe_mul(&z9, &t, z);
-    fe_mul(&z11, &z9, &z2);
-    fe_sqn(&t, &z11, 1);
+    fe_mul(z11, &z9, z2);
+    fe_sqn(&t, z11, 1);
     fe_mul(&z5, &t, &z9); /* 2^5 - 1 */
     fe_sqn(&t, &z5, 5);
     fe_mul(&z10, &t, &z5); /* 2^10 - 1 */
@@ -118,9 +118,25 @@ TGT static void fe_invert(fe8 *out, const fe8 *z) {
     fe_sqn(&t, &z100, 100);
     fe_mul(&t, &t, &z100); /* 2^200 - 1 */
     fe_sqn(&t, &t, 50);
-    fe_mul(&t, &t, &z50); /* 2^250 - 1 */
-    fe_sqn(&t, &t, 5);
+    fe_mul(z250, &t, &z50); /* 2^250 - 1 */
+}
+
+/* z^(p-2) = 1/z (0 for 0) */
+TGT static void fe_invert(fe8 *out, const fe8 *z) {
+    fe8 z250, z2, z11, t;
+    fe_pow250(&z250, &z2, &z11, z);
+    fe_sqn(&t, &z250, 5);
     fe_mul(out, &t, &z11); /* 2^255 - 21 = p - 2 */
+}
+
+/* z^((p-1)/2): 1 for a non-zero square, p - 1 for a non-square, 0 for 0 */
+TGT static void fe_legendre(fe8 *out, const fe8 *z) {
+    fe8 z250, z2, z11, t, z6;
+    fe_pow250(&z250, &z2, &z11, z);
+    fe_sqn(&t, &z250, 4); /* 2^254 - 16 */
+    fe_mul(&z6, &z2, &z2);
+    fe_mul(&z6, &z6, &z2);
+    fe_mul(out, &t, &z6); /* 2^254 - 10 = (p - 1) / 2 */
 }
 
 TGT static inline void fe_cswap(fe8 *a, fe8 *b, uint64_t swap) {
@@ -173,20 +189,36 @@ static void pack(uint8_t *s, const uint64_t in[5]) {
     memcpy(s, w, 32);
 }
 
-TGT static void ladder8(const uint8_t k[32], const uint8_t *in[8], uint8_t *out[8]) {
+TGT static void load8(fe8 *r, const uint8_t *in[8]) {
     uint64_t limbs[5][8] __attribute__((aligned(64)));
     for (int lane = 0; lane < 8; lane++) {
         uint64_t h[5];
         unpack(h, in[lane]);
         for (int i = 0; i < 5; i++) limbs[i][lane] = h[i];
     }
-    fe8 x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb, t;
-    for (int i = 0; i < 5; i++) {
-        x1.v[i] = _mm512_load_si512((const void *)limbs[i]);
-        x2.v[i] = _mm512_set1_epi64(i == 0);
-        z2.v[i] = _mm512_setzero_si512();
-        z3.v[i] = _mm512_set1_epi64(i == 0);
+    for (int i = 0; i < 5; i++) r->v[i] = _mm512_load_si512((const void *)limbs[i]);
+}
+
+TGT static void store8(uint8_t *out[8], const fe8 *a) {
+    uint64_t limbs[5][8] __attribute__((aligned(64)));
+    for (int i = 0; i < 5; i++) _mm512_store_si512((void *)limbs[i], a->v[i]);
+    for (int lane = 0; lane < 8; lane++) {
+        uint64_t h[5];
+        for (int i = 0; i < 5; i++) h[i] = limbs[i][lane];
+        pack(out[lane], h);
     }
+}
+
+TGT static void fe_const(fe8 *r, uint64_t c) {
+    for (int i = 0; i < 5; i++) r->v[i] = _mm512_set1_epi64(i == 0 ? (long long)c : 0);
+}
+
+TGT static void ladder8(const uint8_t k[32], const uint8_t *in[8], uint8_t *out[8]) {
+    fe8 x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb, t;
+    load8(&x1, in);
+    fe_const(&x2, 1);
+    fe_const(&z2, 0);
+    fe_const(&z3, 1);
     x3 = x1;
     uint64_t swap = 0;
     for (int pos = 254; pos >= 0; pos--) {
@@ -218,12 +250,72 @@ TGT static void ladder8(const uint8_t k[32], const uint8_t *in[8], uint8_t *out[
     fe_cswap(&z2, &z3, swap);
     fe_invert(&t, &z2);
     fe_mul(&x2, &x2, &t);
-    for (int i = 0; i < 5; i++) _mm512_store_si512((void *)limbs[i], x2.v[i]);
+    store8(out, &x2);
+}
+
+/* RFC 9380 map_to_curve_elligator2 for Curve25519 (J = A = 486662, K = 1, Z = 2), eight field
+ * elements at a time: x1 = -A / (1 + 2u^2), x = x1 if x1^3 + A x1^2 + x1 is a square, else -x1 - A.
+ * Returns 0, or 1 when a lane has 1 + 2u^2 = 0 (impossible for Curve25519, where -1/2 is not a
+ * square; the caller then maps the batch in Python). */
+TGT static int elligator8(const uint8_t *in[8], uint8_t *out[8]) {
+    fe8 u, den, x1, x2, gx, t, one, a, zero, leg;
+    uint8_t d[8][32], l[8][32], xs1[8][32], xs2[8][32];
+    uint8_t *dp[8], *lp[8], *x1p[8], *x2p[8];
     for (int lane = 0; lane < 8; lane++) {
-        uint64_t h[5];
-        for (int i = 0; i < 5; i++) h[i] = limbs[i][lane];
-        pack(out[lane], h);
+        dp[lane] = d[lane];
+        lp[lane] = l[lane];
+        x1p[lane] = xs1[lane];
+        x2p[lane] = xs2[lane];
     }
+    load8(&u, in);
+    fe_const(&one, 1);
+    fe_const(&a, 486662);
+    fe_const(&zero, 0);
+    fe_mul(&t, &u, &u);
+    fe_add(&t, &t, &t);
+    fe_add(&den, &t, &one);
+    store8(dp, &den);
+    for (int lane = 0; lane < 8; lane++) {
+        uint8_t acc = 0;
+        for (int j = 0; j < 32; j++) acc |= d[lane][j];
+        if (acc == 0) return 1;
+    }
+    fe_invert(&t, &den);
+    fe_mul(&t, &t, &a);
+    fe_sub(&x1, &zero, &t);
+    fe_add(&t, &x1, &a); /* gx1 = x1 (x1 (x1 + A) + 1) */
+    fe_mul(&t, &t, &x1);
+    fe_add(&t, &t, &one);
+    fe_mul(&gx, &t, &x1);
+    fe_legendre(&leg, &gx);
+    fe_sub(&t, &zero, &x1);
+    fe_sub(&x2, &t, &a);
+    store8(lp, &leg);
+    store8(x1p, &x1);
+    store8(x2p, &x2);
+    for (int lane = 0; lane < 8; lane++) {
+        /* the symbol is 0, 1 or p - 1; p - 1 ends in 0xec */
+        int square = !(l[lane][0] == 0xec);
+        memcpy(out[lane], square ? xs1[lane] : xs2[lane], 32);
+    }
+    return 0;
+}
+
+/* out[i] = the u-coordinate of map_to_curve_elligator2(u[i]) for n field elements of 32 bytes
+ * (little-endian). Returns -1, or the index of the first element of a batch it could not map. */
+long long sb_elligator2(const uint8_t *u, size_t n, uint8_t *out) {
+    uint8_t pad_in[32] = {1}, pad_out[32];
+    for (size_t base = 0; base < n; base += 8) {
+        const uint8_t *in[8];
+        uint8_t *dst[8];
+        for (size_t lane = 0; lane < 8; lane++) {
+            size_t i = base + lane;
+            in[lane] = i < n ? u + 32 * i : pad_in;
+            dst[lane] = i < n ? out + 32 * i : pad_out;
+        }
+        if (elligator8(in, dst)) return (long long)base;
+    }
+    return -1;
 }
 
 /* out[i] = X25519(scalar, points[i]) for n points of 32 bytes. Returns the index of the first

@@ -40,9 +40,9 @@ _SIGNATURES = {
     "sb_mulmod": [_P, _P, _K, _P, _P, _S, _P],
     "sb_ifma_supported": [],
     "sb_ifma_limbs": [ctypes.c_int],
-    "sb_ifma_table": [_P, _K, _P, _P, ctypes.c_int, _S, _P],
     "sb_ifma_fixed_base_pow": [_P, _K, _P, ctypes.c_int, _S, _P, _S, _S, _P],
     "sb_ifma_msm": [_P, _P, _K, _P, _P, _S, _P, _S, _P],
+    "sb_ifma_table_build": [_P, _P, _K, _P, _P, ctypes.c_int, _S, _P],
 }
 _ifma: bool | None = None
 
@@ -173,18 +173,19 @@ class Table:
 def fixed_base_table(mod: Modulus, base: int | mpz, window: int, rows: int, *, lanes: bool = True) -> Table:
     """Row ``i``, entry ``d``: ``base**(d * 2**(window*i))`` in Montgomery form (IFMA radix when it can)."""
     lib = _lib_or_raise()
-    table = np.zeros((rows, 1 << window, mod.k), dtype="<u8")
     b = mod.to_limbs([int(base) % int(mod.modulus)])
+    if lanes and ifma():
+        limbs = int(lib.sb_ifma_limbs(64 * mod.k))
+        table52 = np.zeros((rows, 1 << window, limbs), dtype="<u8")
+        rc = lib.sb_ifma_table_build(
+            _ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(mod.c52(lib)), _ptr(b), window, rows, _ptr(table52)
+        )
+        _check(rc, "fixed-base table (IFMA)")
+        return Table(table52, window, True)
+    table = np.zeros((rows, 1 << window, mod.k), dtype="<u8")
     rc = lib.sb_fixed_base_table(_ptr(mod.limbs), _ptr(mod.r2), mod.k, _ptr(b), window, rows, _ptr(table))
     _check(rc, "fixed-base table")
-    if not (lanes and ifma()):
-        return Table(table, window, False)
-    limbs = int(lib.sb_ifma_limbs(64 * mod.k))
-    r52 = mod.to_limbs([(1 << (52 * limbs)) % int(mod.modulus)])
-    table52 = np.zeros((rows, 1 << window, limbs), dtype="<u8")
-    rc = lib.sb_ifma_table(_ptr(mod.limbs), mod.k, _ptr(r52), _ptr(table), window, rows, _ptr(table52))
-    _check(rc, "fixed-base table (IFMA)")
-    return Table(table52, window, True)
+    return Table(table, window, False)
 
 
 def fixed_base_pow(mod: Modulus, table: Table, exps: bytes, n_bytes: int) -> list[mpz]:

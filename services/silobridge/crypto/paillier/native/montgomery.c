@@ -406,27 +406,81 @@ IFMA_TARGET static void ifma_amm(__m512i *r, const __m512i *a, const __m512i *b,
 }
 
 /*
- * Fixed-base table in radix 2**52 for the IFMA path, from the 64-bit Montgomery table: entry
- * x R64 -> x R52 (one multiplication by r52 = R52 mod m each). table52: rows * 2**w * L limbs.
+ * Fixed-base table in radix 2**52 for the IFMA path (rows * 2**w * L limbs), built in the lanes: row bases g_i = g**(2**(w i)) by squarings (64-bit path),
+ * then eight rows at a time, entry d = entry (d-1) * g_i. Entries are below 2 m, not canonical:
+ * the lanes only need that, and every result leaves through the canonical last conversion.
+ * c52 = R52 R64 mod m; base in normal form, below m.
  */
-int sb_ifma_table(const mp_limb_t *m, mp_size_t k, const mp_limb_t *r52, const mp_limb_t *table64, int window,
-                  size_t rows, uint64_t *table52) {
-    mont_t c;
-    if (mont_init(&c, m, k)) return -1;
+IFMA_TARGET int sb_ifma_table_build(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_limb_t *c52,
+                                    const mp_limb_t *base, int window, size_t rows, uint64_t *table52) {
+    if (window < 1 || window > 16 || !sb_ifma_supported()) return -1;
+    mont_t mc;
+    if (mont_init(&mc, m, k)) return -1;
     int L = sb_ifma_limbs((int)(k * 64));
-    size_t entries = rows << window;
-    mp_limb_t *x = malloc(sizeof(mp_limb_t) * (size_t)k);
-    if (x == NULL) {
-        mont_free(&c);
-        return -1;
+    size_t kk = (size_t)k, LL = (size_t)L, size = (size_t)1 << window;
+    mp_limb_t inv = m[0];
+    for (int i = 0; i < 6; i++) inv *= 2 - m[0] * inv;
+    ifma_t c;
+    c.L = L;
+    c.K0 = _mm512_set1_epi64((long long)(((uint64_t)0 - inv) & MASK52));
+    uint64_t *m52 = malloc(sizeof(uint64_t) * LL);
+    uint64_t *g52 = malloc(sizeof(uint64_t) * LL * 8 * ((rows + 7) / 8));
+    mp_limb_t *x = malloc(sizeof(mp_limb_t) * kk * 3);
+    c.M = _mm_malloc(sizeof(__m512i) * LL, 64);
+    c.Z = _mm_malloc(sizeof(__m512i) * (2 * LL + 1), 64);
+    __m512i *G = _mm_malloc(sizeof(__m512i) * LL * 2, 64);
+    int rc = -1;
+    if (!m52 || !g52 || !x || !c.M || !c.Z || !G) goto done;
+    to_radix52(m52, m, k, L);
+    for (int j = 0; j < L; j++) c.M[j] = _mm512_set1_epi64((long long)m52[j]);
+    memset(g52, 0, sizeof(uint64_t) * LL * 8 * ((rows + 7) / 8));
+    mp_limb_t *g = x, *y = x + kk;
+    to_mont(g, base, r2, &mc);
+    for (size_t i = 0; i < rows; i++) {
+        from_mont(y, g, &mc);
+        mont_mul(y, y, c52, &mc); /* g_i R52 */
+        to_radix52(g52 + i * LL, y, k, L);
+        for (int s = 0; s < window; s++) mont_mul(g, g, g, &mc);
     }
-    for (size_t e = 0; e < entries; e++) {
-        mont_mul(x, table64 + e * (size_t)k, r52, &c);
-        to_radix52(table52 + e * (size_t)L, x, k, L);
+    set_one(y, k);
+    mont_mul(y, y, c52, &mc); /* R52 mod m: entry 0 of every row */
+    uint64_t one52[512];
+    to_radix52(one52, y, k, L);
+    __m512i *E = G + LL;
+    for (size_t i0 = 0; i0 < rows; i0 += 8) {
+        size_t used = rows - i0 < 8 ? rows - i0 : 8;
+        __mmask8 live = (__mmask8)((1u << used) - 1u);
+        long long rowidx[8];
+        for (size_t l = 0; l < 8; l++) rowidx[l] = (long long)((i0 + (l < used ? l : 0)) * size * LL);
+        __m512i vrow = _mm512_loadu_si512(rowidx);
+        for (int j = 0; j < L; j++) {
+            long long lane[8];
+            for (size_t l = 0; l < 8; l++) lane[l] = (long long)(l < used ? g52[(i0 + l) * LL + (size_t)j] : 0);
+            G[j] = _mm512_loadu_si512(lane);
+            E[j] = _mm512_set1_epi64((long long)one52[j]);
+        }
+        for (size_t d = 0; d < size; d++) {
+            if (d == 1)
+                for (int j = 0; j < L; j++) E[j] = G[j];
+            else if (d > 1)
+                ifma_amm(E, E, G, &c);
+            __m512i vi = _mm512_add_epi64(vrow, _mm512_set1_epi64((long long)(d * LL)));
+            for (int j = 0; j < L; j++) {
+                _mm512_mask_i64scatter_epi64((long long *)table52, live, vi, E[j], 8);
+                vi = _mm512_add_epi64(vi, _mm512_set1_epi64(1));
+            }
+        }
     }
+    rc = 0;
+done:
+    free(m52);
+    free(g52);
     free(x);
-    mont_free(&c);
-    return 0;
+    _mm_free(c.M);
+    _mm_free(c.Z);
+    _mm_free(G);
+    mont_free(&mc);
+    return rc;
 }
 
 IFMA_TARGET int sb_ifma_fixed_base_pow(const mp_limb_t *m, mp_size_t k, const uint64_t *table52, int window,
@@ -659,11 +713,6 @@ done:
 #else
 int sb_ifma_supported(void) { return 0; }
 int sb_ifma_limbs(int bits) { return (bits + 2 + 51) / 52; }
-int sb_ifma_table(const mp_limb_t *m, mp_size_t k, const mp_limb_t *r52, const mp_limb_t *table64, int window,
-                  size_t rows, uint64_t *table52) {
-    (void)m, (void)k, (void)r52, (void)table64, (void)window, (void)rows, (void)table52;
-    return -1;
-}
 int sb_ifma_fixed_base_pow(const mp_limb_t *m, mp_size_t k, const uint64_t *table52, int window, size_t rows,
                            const uint8_t *exps, size_t nbytes, size_t count, mp_limb_t *out) {
     (void)m, (void)k, (void)table52, (void)window, (void)rows, (void)exps, (void)nbytes, (void)count, (void)out;
@@ -672,6 +721,11 @@ int sb_ifma_fixed_base_pow(const mp_limb_t *m, mp_size_t k, const uint64_t *tabl
 int sb_ifma_msm(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_limb_t *c52, const mp_limb_t *bases,
                 size_t n, const int64_t *scalars, size_t d, mp_limb_t *out) {
     (void)m, (void)r2, (void)k, (void)c52, (void)bases, (void)n, (void)scalars, (void)d, (void)out;
+    return -1;
+}
+int sb_ifma_table_build(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_limb_t *c52,
+                        const mp_limb_t *base, int window, size_t rows, uint64_t *table52) {
+    (void)m, (void)r2, (void)k, (void)c52, (void)base, (void)window, (void)rows, (void)table52;
     return -1;
 }
 #endif

@@ -301,19 +301,29 @@ TGT static int elligator8(const uint8_t *in[8], uint8_t *out[8]) {
     return 0;
 }
 
+/* The eight lanes of the batch at ``base``: rows of ``src``/``dst``, or padding past ``n``. */
+typedef struct {
+    const uint8_t *in[8];
+    uint8_t *out[8];
+} lanes;
+
+static lanes lanes_at(const uint8_t *src, uint8_t *dst, size_t base, size_t n, const uint8_t *pad_in, uint8_t *pad_out) {
+    lanes l;
+    for (size_t lane = 0; lane < 8; lane++) {
+        size_t i = base + lane;
+        l.in[lane] = i < n ? src + 32 * i : pad_in;
+        l.out[lane] = i < n ? dst + 32 * i : pad_out;
+    }
+    return l;
+}
+
 /* out[i] = the u-coordinate of map_to_curve_elligator2(u[i]) for n field elements of 32 bytes
  * (little-endian). Returns -1, or the index of the first element of a batch it could not map. */
 long long sb_elligator2(const uint8_t *u, size_t n, uint8_t *out) {
     uint8_t pad_in[32] = {1}, pad_out[32];
     for (size_t base = 0; base < n; base += 8) {
-        const uint8_t *in[8];
-        uint8_t *dst[8];
-        for (size_t lane = 0; lane < 8; lane++) {
-            size_t i = base + lane;
-            in[lane] = i < n ? u + 32 * i : pad_in;
-            dst[lane] = i < n ? out + 32 * i : pad_out;
-        }
-        if (elligator8(in, dst)) return (long long)base;
+        lanes l = lanes_at(u, out, base, n, pad_in, pad_out);
+        if (elligator8(l.in, l.out)) return (long long)base;
     }
     return -1;
 }
@@ -327,14 +337,8 @@ long long sb_x25519(const uint8_t *scalar, const uint8_t *points, size_t n, uint
     k[31] &= 127;
     k[31] |= 64;
     for (size_t base = 0; base < n; base += 8) {
-        const uint8_t *in[8];
-        uint8_t *dst[8];
-        for (size_t lane = 0; lane < 8; lane++) {
-            size_t i = base + lane;
-            in[lane] = i < n ? points + 32 * i : pad_in;
-            dst[lane] = i < n ? out + 32 * i : pad_out;
-        }
-        ladder8(k, in, dst);
+        lanes l = lanes_at(points, out, base, n, pad_in, pad_out);
+        ladder8(k, l.in, l.out);
     }
     for (size_t i = 0; i < n; i++) {
         uint8_t acc = 0;

@@ -128,8 +128,10 @@ def run_epoch(
     batch_size: int = 5000,
     learning_rate: float = 0.15,
     seed: int = 0,
+    make_compute: Callable[[], ComputeBackend] | None = None,
 ) -> dict[str, Any]:
-    """One epoch of ``hetero_lr`` with ``engine``; the fast engine's parties get ``workers`` processes each."""
+    """One epoch of ``hetero_lr`` with ``engine``; the fast engine's parties get ``workers`` processes
+    each, or what ``make_compute`` makes (one backend per party, e.g. Ray nodes with a placement)."""
     if engine not in ("fast", "phe"):
         raise ValueError(f"engine must be 'fast' or 'phe', got {engine!r}")
     params = {
@@ -144,7 +146,8 @@ def run_epoch(
     n_workers = workers if engine == "fast" else 1
     kind = "processes" if n_workers > 1 else "local"
     log: list[tuple[float, int, int, str, str]] = []
-    defn = _instrumented(registry.get("hetero_lr"), lambda: create_compute(kind, workers=n_workers), log)
+    make = make_compute or (lambda: create_compute(kind, workers=n_workers))
+    defn = _instrumented(registry.get("hetero_lr"), make, log)
     t0 = time.perf_counter()
     run: FederatedRun = run_component(
         defn,
@@ -210,7 +213,7 @@ def compare(
 ) -> dict[str, Any]:
     """Both engines on one table; the JSON block ``hetero_lr`` of the benchmark report."""
     guest, host = make_tables(rows, features, seed)
-    common = {"key_bits": key_bits, "batch_size": batch_size, "seed": seed}
+    common: dict[str, Any] = {"key_bits": key_bits, "batch_size": batch_size, "seed": seed}
     say(f"Hetero LR epoch, {rows} x {features}, fast engine, {workers} worker processes per party")
     fast = run_epoch(guest, host, "fast", workers=workers, **common)
     one = None

@@ -212,3 +212,23 @@ def test_point_index_finds_the_last_of_equal_points_in_rounds(monkeypatch: pytes
     assert list(got) == [expected.get(row.tobytes(), -1) for row in pts] == [4, 1, 2, 3, -1, -1]
     assert not index.distinct() and psi._PointIndex(pts).distinct()
     assert list(psi._PointIndex(pts[:0]).positions(pts[:2])) == [-1, -1]
+
+
+def test_duplicate_ids_are_found_exactly_through_colliding_fingerprints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Uniqueness is checked on 8-byte fingerprints; rows whose fingerprints collide are compared
+    by their ids, so a collision neither hides a duplicate nor invents one."""
+    from silobridge.ml import checks
+
+    class Ctx:
+        party_id = 1
+
+    ids = np.char.encode(np.array([f"id{i}" for i in range(40)]), "utf-8")
+    monkeypatch.setattr(checks, "FINGERPRINT_ROWS", 7)
+    checks.unique_ids(ids, Ctx())  # type: ignore[arg-type]
+    monkeypatch.setattr(checks, "_fingerprints", lambda ids, a, b: np.zeros(b - a, dtype=np.uint64))
+    checks.unique_ids(ids, Ctx())  # every fingerprint equal, no id repeated  # type: ignore[arg-type]
+    for dup in (np.concatenate([ids, ids[3:4]]), np.array(["x", "ünï", "ünï"])):
+        with pytest.raises(ComponentError, match="duplicate ids"):
+            checks.unique_ids(dup, Ctx())  # type: ignore[arg-type]

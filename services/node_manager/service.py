@@ -38,6 +38,7 @@ from silobridge.bus.rpc import serve
 from silobridge.cluster.v1 import cluster_pb2 as cpb
 from silobridge.compute.base import ComputeBackend
 from silobridge.compute.factory import create_compute
+from silobridge.compute.placement import TASK_RESOURCE_SHARE, node_resource
 from silobridge.errors import (
     IntegrityError,
     InvalidInput,
@@ -170,7 +171,10 @@ class NodeManagerService(Service):
         if s.compute_backend == "ray":
             # One custom resource per node-manager, so partition work can be placed where the data is.
             return create_compute(
-                "ray", address=s.ray_address, resources={f"silobridge_node_{self.node_id}": 1.0}
+                "ray",
+                address=s.ray_address,
+                temp_dir=s.ray_temp_dir or None,
+                resources={node_resource(self.node_id): TASK_RESOURCE_SHARE},
             )
         return create_compute(s.compute_backend, workers=s.compute_workers or None)
 

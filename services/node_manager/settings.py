@@ -27,6 +27,11 @@ class NodeManagerSettings(CommonSettings):
     )
     compute_workers: int = Field(0, ge=0, description="Parallel workers per task (0 = CPU count)")
     ray_address: str = Field("", description="This party's Ray cluster (never another party's); empty = none")
+    ray_temp_dir: str = Field(
+        "",
+        description="Temp dir of this node-manager's own Ray node, to attach to it where several Ray "
+        "nodes share a host (the local launcher); empty = the Ray node of this host (a pod's sidecar)",
+    )
     heartbeat_interval_s: float = Field(
         2.0, gt=0, description="Heartbeat interval (same variable as cluster-manager)"
     )

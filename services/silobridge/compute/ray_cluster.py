@@ -43,9 +43,16 @@ def ray_env(token_file: str | None) -> dict[str, str]:
     Ray reads the auth mode once per process, when it is imported: a driver must get this
     environment before it starts. Without a token file, auth is off explicitly (else a head finds a
     token of this user's in ``~/.ray`` and turns auth on for itself alone)."""
+    common = {
+        "RAY_USAGE_STATS_ENABLED": "0",
+        # a node silent for NODE_LOST_AFTER_S health checks (1 s apart) is dead, and a task placed
+        # on it fails then (Ray's default is 15 s); read by the head's GCS from its environment
+        "RAY_health_check_period_ms": "1000",
+        "RAY_health_check_failure_threshold": str(NODE_LOST_AFTER_S),
+    }
     if token_file is None:
-        return {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": token_file, "RAY_USAGE_STATS_ENABLED": "0"}
+        return {"RAY_AUTH_MODE": "disabled", **common}
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": token_file, **common}
 
 
 def write_token(path: Path) -> None:
@@ -63,13 +70,9 @@ def head_argv(
     dashboard_port: int,
     agent_port: int,
     host: str = LOOPBACK,
-    node_lost_after_s: int = NODE_LOST_AFTER_S,
 ) -> list[str]:
     """The head: GCS and the state API (dashboard on the loopback), no CPUs, so no task lands there.
-    Every Ray process on a host needs its own agent port (Ray's default, 52365, is one per host).
-    A node that misses health checks for ``node_lost_after_s`` is dead: a task placed on it fails
-    then (Ray's default is 15 s)."""
-    health = {"health_check_period_ms": 1000, "health_check_failure_threshold": node_lost_after_s}
+    Every Ray process on a host needs its own agent port (Ray's default, 52365, is one per host)."""
     return [
         *RAY_START,
         "--head",
@@ -81,7 +84,6 @@ def head_argv(
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={dashboard_port}",
         f"--dashboard-agent-listen-port={agent_port}",
-        f"--system-config={json.dumps(health)}",
     ]
 
 

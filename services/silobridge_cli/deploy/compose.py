@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from silobridge.compute.placement import NODE_RESOURCE_UNITS, node_resource
 from silobridge_cli.deploy import services as svc
 from silobridge_cli.deploy.local import ROUTE_TABLE_FILE, require_shared_bus
 from silobridge_cli.deploy.spec import ClusterSpec, cluster_schema
@@ -33,10 +34,6 @@ BUNDLED_DB_HOST = "postgres"
 LOOPBACK = "127.0.0.1"
 RAY_START = ["ray", "start", "--block", "--disable-usage-stats"]
 RAY_WORKER_PORT = 6380
-# What node_manager asks Ray for (node_manager.service: {"silobridge_node_<id>": 1.0} per task);
-# a worker advertises plenty, its CPUs bound the concurrency.
-RAY_NODE_RESOURCE_PREFIX = "silobridge_node_"
-RAY_NODE_RESOURCE_UNITS = 1024
 
 
 def fixed_port(spec: ClusterSpec, service: svc.ServiceDef) -> int:
@@ -71,7 +68,8 @@ def ray_worker(
     """The Ray node of one node-manager: sharing its network namespace and its /tmp (Ray's
     session directory), advertising the ``silobridge_node_<node id>`` resource its tasks ask for."""
     workers = int(spec.section("nodes")["workers"])
-    resources = json.dumps({f"{RAY_NODE_RESOURCE_PREFIX}{node_id}": RAY_NODE_RESOURCE_UNITS})
+    # what the node-manager's tasks ask for (silobridge.compute.placement, the one source)
+    resources = json.dumps({node_resource(node_id): NODE_RESOURCE_UNITS})
     return {
         "image": image,
         "command": [

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from silobridge.compute.ray_cluster import write_token
 from silobridge.errors import InvalidInput, NotFound, PermanentError
 from silobridge_cli import credentials
 
@@ -274,6 +275,8 @@ def launch(
     ensure_not_running(root)
     for name, content in plan.get("files", {}).items():
         (root / name).write_text(content, encoding="utf-8")
+    for token in plan.get("tokens", []):
+        write_token(Path(token))
     inherited = _inherited_env(base_env)
     processes = _assign_free_ports(plan["processes"])
     cluster = LocalCluster(root, [], dict(plan.get("endpoints", {})), plan.get("party_id"))
@@ -395,6 +398,8 @@ def _is_ready(ready: Mapping[str, str], timeout_s: float) -> bool:
                 return client.get(f"http://{ready['http']}{ready.get('path', '/readyz')}").status_code == 200
         except httpx.HTTPError:
             return False
+    if "file" in ready:
+        return Path(ready["file"]).exists()
     if "tcp" in ready:
         host, _, port = ready["tcp"].rpartition(":")
         try:

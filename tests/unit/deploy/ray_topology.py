@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from node_manager import service as nm_service
 from node_manager.settings import NodeManagerSettings
+from silobridge.config import load_settings
 
 
 def requested_ray_resource(
@@ -24,6 +26,19 @@ def requested_ray_resource(
     nm_service.NodeManagerService._make_compute(SimpleNamespace(settings=settings, node_id=settings.node_id))  # type: ignore[arg-type]
     assert seen["name"] == "ray" and seen["address"] == settings.ray_address
     return dict(seen["resources"])
+
+
+def node_advertises_what_it_requests(
+    manager_env: dict[str, str], node_argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[NodeManagerSettings, dict[str, str]]:
+    """Assert that the Ray node started by ``node_argv`` advertises every resource the node-manager
+    started with ``manager_env`` asks for; its settings and the node's flags for further checks."""
+    settings = load_settings(NodeManagerSettings, manager_env)
+    wanted = requested_ray_resource(settings, monkeypatch)
+    flags = ray_flags(node_argv)
+    advertised = json.loads(flags["--resources"])
+    assert wanted and all(advertised.get(k, 0) >= v for k, v in wanted.items()), (advertised, wanted)
+    return settings, flags
 
 
 @functools.cache

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 from deploy_helpers import DEPLOY, minimal
-from ray_topology import ray_flags, requested_ray_resource
+from ray_topology import node_advertises_what_it_requests, ray_flags
 
-from node_manager.settings import NodeManagerSettings
-from silobridge.config import load_settings
 from silobridge_cli.cluster import render
 from silobridge_cli.deploy.spec import ClusterSpec, load_cluster, parse_cluster
 
@@ -152,11 +149,9 @@ def test_ray_workers_advertise_what_node_managers_ask_for(
     assert head["--num-cpus"] == "0"  # tasks only on the node-managers' workers
     for i in (0, 1):
         manager, worker = services[f"node-manager-{i}"], services[f"ray-worker-{i}"]
-        settings = load_settings(NodeManagerSettings, manager["environment"])
-        wanted = requested_ray_resource(settings, monkeypatch)
-        flags = ray_flags(worker["command"])
-        advertised = json.loads(flags["--resources"])
-        assert all(advertised.get(k, 0) >= v for k, v in wanted.items()), (advertised, wanted)
+        settings, flags = node_advertises_what_it_requests(
+            manager["environment"], worker["command"], monkeypatch
+        )
         assert flags["--address"] == settings.ray_address == f"ray-head:{head['--port']}"
         # one network namespace and one /tmp (Ray's sockets), the worker ready first
         assert manager["network_mode"] == f"service:ray-worker-{i}"

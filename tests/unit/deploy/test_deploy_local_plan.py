@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from deploy_helpers import DEPLOY, minimal
+from ray_topology import node_advertises_what_it_requests, ray_flags
 
 from silobridge.config import CommonSettings, load_settings
 from silobridge.errors import InvalidInput
@@ -73,10 +74,42 @@ def test_ray_head_is_started_first_and_nodes_join_it(tmp_path: Path) -> None:
     plan = local_plan(spec, data_dir=tmp_path)
     head = plan["processes"][0]
     assert head["name"] == "ray-head"
-    assert head["argv"][:3] == ["ray", "start", "--head"]
+    assert head["argv"][:2] == ["ray", "start"] and "--head" in head["argv"]
     assert head["ready"] == {"tcp": "127.0.0.1:6390"}
     node = next(p for p in plan["processes"] if p["name"] == "node-manager-0")
     assert node["env"]["SILOBRIDGE_RAY_ADDRESS"] == "127.0.0.1:6390"
+
+
+def test_local_ray_nodes_advertise_what_node_managers_ask_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: each node-manager of a local party gets its own Ray node, started just before it,
+    advertising the resource its tasks request; its process attaches to that node."""
+    spec = parse_cluster(
+        minimal(nodes={"compute": "ray", "replicas": 2, "workers": 1}, ray={"head": True, "port": 6390})
+    )
+    plan = local_plan(spec, data_dir=tmp_path)
+    names = [p["name"] for p in plan["processes"]]
+    assert names[:5] == ["ray-head", "rollsite-router", "cluster-manager", "ray-node-0", "node-manager-0"]
+    assert names[5:7] == ["ray-node-1", "node-manager-1"]
+    procs = {p["name"]: p for p in plan["processes"]}
+    head = ray_flags(procs["ray-head"]["argv"])
+    assert head["--num-cpus"] == "0"  # tasks only on the node-managers' nodes
+    token = plan["tokens"][0]
+    agent_ports = {head["--dashboard-agent-listen-port"]}
+    for i in (0, 1):
+        manager, node = procs[f"node-manager-{i}"], procs[f"ray-node-{i}"]
+        settings, flags = node_advertises_what_it_requests(manager["env"], node["argv"], monkeypatch)
+        assert flags["--address"] == settings.ray_address == f"127.0.0.1:{head['--port']}"
+        assert flags["--num-cpus"] == "1"
+        # the node-manager attaches to its own node: several raylets share this host
+        assert flags["--temp-dir"] == settings.ray_temp_dir
+        assert node["ready"] == {"file": f"{settings.ray_temp_dir}/session_latest/sockets/raylet"}
+        agent_ports.add(flags["--dashboard-agent-listen-port"])
+        # one token for the party's Ray processes and its drivers
+        assert node["env"]["RAY_AUTH_TOKEN_PATH"] == manager["env"]["RAY_AUTH_TOKEN_PATH"] == token
+        assert manager["env"]["RAY_AUTH_MODE"] == "token"
+    assert len(agent_ports) == 3  # one per Ray process on the host
 
 
 def test_render_local_writes_a_json_plan(tmp_path: Path) -> None:
@@ -111,8 +144,10 @@ def test_rendered_variables_are_fields_of_the_service_settings(
     for proc in plan["processes"]:
         if proc.get("service") != service.name:
             continue
-        unknown = sorted(
-            k for k in proc["env"] if k.removeprefix("SILOBRIDGE_").lower() not in model.model_fields
+        unknown = sorted(  # RAY_* is Ray's own (its auth token, health checks), read by ray itself
+            k
+            for k in proc["env"]
+            if not k.startswith("RAY_") and k.removeprefix("SILOBRIDGE_").lower() not in model.model_fields
         )
         assert unknown == [], f"{service.name}: no such settings field"
         env = {**proc["env"], "SILOBRIDGE_HTTP_PORT": proc["env"]["SILOBRIDGE_HTTP_PORT"]}

@@ -47,7 +47,7 @@ def test_port_offset_shifts_every_port_the_party_listens_on(tmp_path: Path) -> N
     env = {p["name"]: p["env"] for p in plan["processes"]}
     ready = {p["name"]: p["ready"] for p in plan["processes"]}
     assert env["rollsite-router"]["SILOBRIDGE_LISTEN_PORT"] == "10370"
-    assert {name: e["SILOBRIDGE_HTTP_PORT"] for name, e in env.items() if name != "ray-head"} == {
+    assert {name: e["SILOBRIDGE_HTTP_PORT"] for name, e in env.items() if not name.startswith("ray-")} == {
         "rollsite-router": "10371",
         "cluster-manager": "10372",
         "node-manager-0": "10373",
@@ -58,6 +58,10 @@ def test_port_offset_shifts_every_port_the_party_listens_on(tmp_path: Path) -> N
     assert ready["flow"] == {"http": "127.0.0.1:10380", "path": "/readyz"}
     assert ready["ray-head"] == {"tcp": "127.0.0.1:7379"}
     assert "--port=7379" in plan["processes"][0]["argv"]
+    # the Ray ports this plan fixes follow ray.port: dashboard +1, agents +2 (head) and +3+i (nodes)
+    argv = {p["name"]: p["argv"] for p in plan["processes"]}
+    assert {"--dashboard-port=7380", "--dashboard-agent-listen-port=7381"} <= set(argv["ray-head"])
+    assert "--dashboard-agent-listen-port=7383" in argv["ray-node-1"]
     assert env["node-manager-0"]["SILOBRIDGE_RAY_ADDRESS"] == "127.0.0.1:7379"
     assert plan["endpoints"]["router-grpc"] == "0.0.0.0:10370"
     # the peers' ports are theirs: untouched

@@ -120,16 +120,18 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_one(name: str, key_bits: int, workers: int, settings: dict[str, Any]) -> dict[str, Any]:
+def run_one(
+    name: str, key_bits: int, workers: int, settings: dict[str, Any], backend: str = "processes"
+) -> dict[str, Any]:
     guest, host = dataset(name)
     params = {**_supported(settings), "key_bits": key_bits}
     cpu0 = _cpu_seconds()
     backends: dict[int, ComputeBackend] = {}
     try:
-        result = _run_one(name, key_bits, guest, host, params, backends, workers)
+        result = _run_one(name, key_bits, guest, host, params, backends, workers, backend)
     finally:
-        for backend in backends.values():
-            backend.close()  # waits for the workers, so that their CPU time is counted
+        for compute in backends.values():
+            compute.close()  # waits for the workers, so that their CPU time is counted
     return result | {"cpu_seconds": round(_cpu_seconds() - cpu0, 3), "kernel": kernel_name()}
 
 
@@ -141,10 +143,12 @@ def _run_one(
     params: dict[str, Any],
     backends: dict[int, ComputeBackend],
     workers: int,
+    backend: str,
 ) -> dict[str, Any]:
     for party in NAMES:
-        backends[party] = create_compute("processes" if workers > 1 else "local", workers=workers)
-        if workers > 1:
+        kind = "processes" if backend == "processes" and workers > 1 else "local"
+        backends[party] = create_compute(kind, workers=workers)
+        if kind == "processes":
             backends[party].map(_warm, list(range(workers)))
     clock = PhaseClock()
     finished: dict[int, float] = {}
@@ -241,7 +245,7 @@ def _baseline_tree(ref: str, into: Path) -> Path:
     return into / "services"
 
 
-def _baseline_run(tree: Path, name: str, bits: int, workers: int) -> dict[str, Any]:
+def _baseline_run(tree: Path, name: str, bits: int, workers: int, backend: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         cmd = [
@@ -253,7 +257,8 @@ def _baseline_run(tree: Path, name: str, bits: int, workers: int) -> dict[str, A
             "--runs",
             f"{name}:{bits}",
         ]
-        subprocess.run([*cmd, "--workers", str(workers)], check=True, env=env, cwd=tree)
+        cmd += ["--workers", str(workers), "--backend", backend]
+        subprocess.run(cmd, check=True, env=env, cwd=tree)
         result: dict[str, Any] = json.loads(Path(out.name).read_text(encoding="utf-8"))["runs"][0]
         return result
 
@@ -330,7 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m silobridge.bench.lr_bench", description=__doc__)
     parser.add_argument("--out-dir", default="bench-results")
     parser.add_argument("--runs", default=DEFAULT_RUNS, help="dataset:bits,... (synth20k, breast)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes per party")
+    parser.add_argument("--workers", type=int, default=2, help="compute workers per party")
+    parser.add_argument(
+        "--backend",
+        choices=("threads", "processes"),
+        default="processes",
+        help="each party's compute backend: worker processes, or a thread pool (the node-manager's "
+        "default compute_backend=local)",
+    )
     parser.add_argument("--baseline", default="", help="git commit to measure side by side (empty: none)")
     parser.add_argument("--emit", default="", help=argparse.SUPPRESS)  # baseline subprocess: JSON here
     try:
@@ -344,11 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["paillier_kernel"] = kernel_name()
     results["machine"]["parties"] = (
         "3 parties in threads of one process over the in-process hub (memory bus + codec bytes), "
-        f"{args.workers} worker processes each"
+        f"{args.workers} compute workers each ({args.backend})"
     )
     if args.emit:
         for name, bits in runs:
-            results["runs"].append(run_one(name, bits, args.workers, SETTINGS))
+            results["runs"].append(run_one(name, bits, args.workers, SETTINGS, args.backend))
         Path(args.emit).write_text(json.dumps(results), encoding="utf-8")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -359,12 +371,12 @@ def main(argv: list[str] | None = None) -> int:
                 base = {
                     "variant": "baseline",
                     "commit": args.baseline,
-                    **_baseline_run(tree, name, bits, args.workers),
+                    **_baseline_run(tree, name, bits, args.workers, args.backend),
                 }
                 results["runs"].append(base)
                 _print_run(base)
             _say(f"{name} at {bits} bits, this tree")
-            cur = {"variant": "current", **run_one(name, bits, args.workers, SETTINGS)}
+            cur = {"variant": "current", **run_one(name, bits, args.workers, SETTINGS, args.backend)}
             results["runs"].append(cur)
             _print_run(cur)
     results["machine"]["loadavg_after"] = machine.loadavg()

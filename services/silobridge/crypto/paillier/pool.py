@@ -15,6 +15,10 @@ Guarantees, the same as for obfuscators made on the spot (see ``docs/crypto.md``
 
 When the pool runs short, :meth:`take` makes the rest at once, so a pool only changes when the
 work is done, never the result's distribution.
+
+With the native kernel (which releases the GIL) the background fill runs in the pool's own thread,
+in batches of ``NATIVE_FILL_BATCH``, and leaves the compute backend to the critical path: a
+``take`` or a product submitted while the pool fills no longer queues behind a fill chunk.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from collections import deque
 from gmpy2 import mpz
 
 from silobridge.compute.base import ComputeBackend
-from silobridge.crypto.paillier import parallel
+from silobridge.crypto.paillier import native, parallel
 from silobridge.crypto.paillier.keys import PublicKey
 from silobridge.errors import CryptoError
 
 MAX_CAPACITY = 1 << 22
 FILL_BATCH = 4096
+NATIVE_FILL_BATCH = 512
 
 
 class ObfuscatorPool:
@@ -51,10 +56,11 @@ class ObfuscatorPool:
         with self._lock:
             return len(self._ready)
 
-    def _make(self, count: int) -> list[mpz]:
+    def _make(self, count: int, *, background: bool = False) -> list[mpz]:
         pk = self.public_key
+        compute = None if background else self.compute
         ys = parallel.public_obfuscators(
-            count, pk.n, pk.obfuscation_base, pk.obfuscation_bits, pk.window, self.compute
+            count, pk.n, pk.obfuscation_base, pk.obfuscation_bits, pk.window, compute
         )
         with self._lock:
             self.made += len(ys)
@@ -85,7 +91,10 @@ class ObfuscatorPool:
                 missing = self.capacity - len(self._ready)
             if missing <= 0:
                 return
-            ys = self._make(min(missing, FILL_BATCH))
+            if native.available():  # GIL-free: this thread, small batches, the backend stays free
+                ys = self._make(min(missing, NATIVE_FILL_BATCH), background=True)
+            else:
+                ys = self._make(min(missing, FILL_BATCH))
             with self._lock:
                 room = self.capacity - len(self._ready)
                 self._ready.extend(ys[:room])  # a take() in between may have made its own: stay bounded

@@ -140,7 +140,7 @@ proto-check: $(STAMP)
 	done; \
 	rm -rf $$tmp; echo "generated protobuf code is up to date"
 
-bench: $(STAMP) bench-bus bench-secagg bench-sbt bench-serving
+bench: $(STAMP) bench-bus bench-secagg bench-sbt bench-serving bench-ray
 	$(PY) -m silobridge.bench
 
 # whole hetero_lr jobs with a per-phase breakdown, side by side with LR_BASELINE (a commit;
@@ -196,6 +196,16 @@ bench-sshe: $(STAMP)
 SERVING_SECONDS ?= 30
 bench-serving: $(STAMP)
 	$(PY) -m silobridge_cli.bench_serving --seconds $(SERVING_SECONDS)
+
+# Ray across node-managers (issue 16): one hetero_lr epoch, RAY_ROWS x 40, 2048-bit keys, with 1 and
+# with 2 node-managers as Ray nodes of a local party cluster (RAY_CPUS CPU each): speed-up, locality
+# share, tasks per node; bench-results/ray.{json,md} (about 5 min on 2 shared cores)
+RAY_ROWS ?= 20000
+RAY_CPUS ?= 1
+RAY_ROUNDS ?= 1
+.PHONY: bench-ray
+bench-ray: $(STAMP)
+	$(PY) -m silobridge.bench.ray_nodes_bench --rows $(RAY_ROWS) --cpus-per-node $(RAY_CPUS) --rounds $(RAY_ROUNDS)
 
 # router: signing + replay/revocation checks per message, side by side with the path without them; bench-results/signing.{json,md}
 bench-signing: $(STAMP)

@@ -6,8 +6,8 @@ on that node asks for a small share of it (:data:`TASK_RESOURCE_SHARE`). No ``ra
 
 A :class:`Placement` lists a table's row partitions in order, each with the node that holds it and
 the nodes that hold a replica. The Ray backend maps chunk ``i`` of ``n`` equal contiguous chunks
-(what :func:`silobridge.compute.base.split` makes) to the partition holding that chunk's middle
-row, so a component that maps over row chunks runs each chunk where its rows are.
+(what :func:`silobridge.compute.base.split` makes) to the partition holding most of that chunk's
+rows, so a component that maps over row chunks runs each chunk where its rows are.
 """
 
 from __future__ import annotations
@@ -83,15 +83,17 @@ class Placement:
         return cls(tuple(parts))
 
     def for_chunks(self, n_chunks: int) -> list[PartitionPlace]:
-        """The partition that holds the middle row of each of ``n_chunks`` equal contiguous chunks."""
+        """For each of ``n_chunks`` equal contiguous chunks of the rows (as ``split`` cuts them), the
+        partition holding most of its rows."""
         total = self.rows
         ordered = sorted(self.partitions, key=lambda p: p.index)
-        ends, acc = [], 0
+        starts, acc = [], 0
         for p in ordered:
+            starts.append(acc)
             acc += p.rows
-            ends.append(acc)
         out = []
         for i in range(n_chunks):
-            middle = (2 * i + 1) * total // (2 * n_chunks) if total else 0
-            out.append(next((p for p, end in zip(ordered, ends, strict=True) if middle < end), ordered[-1]))
+            lo, hi = total * i // n_chunks, total * (i + 1) // n_chunks
+            overlap = [min(hi, st + p.rows) - max(lo, st) for p, st in zip(ordered, starts, strict=True)]
+            out.append(ordered[overlap.index(max(overlap))])
         return out

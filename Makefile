@@ -140,7 +140,7 @@ proto-check: $(STAMP)
 	done; \
 	rm -rf $$tmp; echo "generated protobuf code is up to date"
 
-bench: $(STAMP) bench-bus bench-secagg bench-sbt bench-serving bench-ray
+bench: $(STAMP) bench-bus bench-secagg bench-sbt bench-serving bench-ray bench-router
 	$(PY) -m silobridge.bench
 
 # whole hetero_lr jobs with a per-phase breakdown, side by side with LR_BASELINE (a commit;
@@ -196,6 +196,12 @@ bench-sshe: $(STAMP)
 SERVING_SECONDS ?= 30
 bench-serving: $(STAMP)
 	$(PY) -m silobridge_cli.bench_serving --seconds $(SERVING_SECONDS)
+
+# router path (bus -> router -> router -> bus) against a raw mutual-TLS socket, 1 MiB and 1 KiB
+# payloads: MB/s, messages/s, one-way p50/p99; bench-results/router.{json,md}
+ROUTER_ROUNDS ?= 3
+bench-router: $(STAMP)
+	$(PY) -m rollsite_router.bench_router --rounds $(ROUTER_ROUNDS)
 
 # Ray across node-managers (issue 16): one hetero_lr epoch, RAY_ROWS x 40, 2048-bit keys, with 1 and
 # with 2 node-managers as Ray nodes of a local party cluster (RAY_CPUS CPU each): speed-up, locality

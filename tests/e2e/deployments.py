@@ -9,18 +9,60 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aio_pika
-from brokers import AMQP_URL
+from brokers import AMQP_URL, PULSAR_ADMIN_URL, PULSAR_URL
 from parties import ROLES, free_port
-from test_multiprocess_brokers import Deployment, _bus, _cluster_doc
 
 from silobridge import pki
+from silobridge.bus.pulsar import parse_pulsar_url
+from silobridge.bus.pulsar_admin import ensure_namespace
 from silobridge_cli.cluster import launch
 from silobridge_cli.deploy.launcher import LocalCluster
 from silobridge_cli.deploy.local import local_plan
 from silobridge_cli.deploy.spec import parse_cluster
+
+
+def bus_doc(broker: str, run: str, pid: int) -> dict[str, str]:
+    if broker == "rabbitmq":
+        return {"url": AMQP_URL, "prefix": f"mp{run}p{pid}"}
+    service_url, _, _ = parse_pulsar_url(PULSAR_URL)
+    tenant = f"mp{run}p{pid}"  # a tenant/namespace of its own per party
+    ensure_namespace(PULSAR_ADMIN_URL, tenant, "fl")
+    return {"url": f"{service_url}/{tenant}/fl", "prefix": f"p{pid}"}
+
+
+def cluster_doc(pid: int, bus: dict[str, str], ports: dict[int, int], certs: Path) -> dict[str, Any]:
+    return {
+        "apiVersion": "silobridge.io/v1",
+        "kind": "Cluster",
+        "party": {"id": pid},
+        "bus": bus,
+        "pki": {"dir": str(certs)},
+        "router": {"host": "127.0.0.1", "port": ports[pid], "http_port": 0},
+        "routes": {o: {"host": "127.0.0.1", "port": ports[o]} for o in ports if o != pid},
+        "cluster_manager": {"http_port": 0},
+        "nodes": {"replicas": 1, "compute": "local", "workers": 2, "http_port": 0},
+        "flow": {"port": free_port()},
+        "serving": {"port": 0},
+        "observability": {"log_json": True},
+    }
+
+
+@dataclass
+class Deployment:
+    broker: str
+    clusters: dict[int, LocalCluster]
+
+    def flows(self) -> dict[str, str]:
+        return {role: flow_url(self.clusters[pid]) for role, pid in ROLES.items()}
+
+
+def flow_url(cluster: LocalCluster) -> str:
+    return next(url for name, url in cluster.urls.items() if name.startswith("flow"))
 
 
 @contextmanager
@@ -34,7 +76,7 @@ def deployed(broker: str, root: Path) -> Iterator[Deployment]:
     started: dict[int, LocalCluster] = {}
     try:
         for pid in ROLES.values():
-            spec = parse_cluster(_cluster_doc(pid, _bus(broker, run, pid), ports, certs), base_dir=root)
+            spec = parse_cluster(cluster_doc(pid, bus_doc(broker, run, pid), ports, certs), base_dir=root)
             started[pid] = launch(local_plan(spec, data_dir=root / f"party-{pid}"), ready_timeout_s=90)
         yield Deployment(broker, started)
     finally:

@@ -5,30 +5,21 @@ mode, and survives the broker restarting in the middle of training."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from brokers import AMQP_URL, PULSAR_ADMIN_URL, PULSAR_URL, restart_broker
+from brokers import restart_broker
+from deployments import Deployment, deployed
 from jobs import job_detail, model, submit, submit_and_wait, task_summary, vertical_job, wait
-from parties import ROLES, InProcessParties, free_port
+from parties import ROLES, InProcessParties
 
-from silobridge import pki
-from silobridge.bus.pulsar import parse_pulsar_url
-from silobridge.bus.pulsar_admin import ensure_namespace
 from silobridge_cli import demo_data
-from silobridge_cli.cluster import launch
 from silobridge_cli.demo import upload
-from silobridge_cli.deploy.launcher import LocalCluster
-from silobridge_cli.deploy.local import local_plan
-from silobridge_cli.deploy.spec import parse_cluster
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
@@ -38,81 +29,13 @@ BROKERS = [
 ]
 
 
-def _bus(broker: str, run: str, pid: int) -> dict[str, str]:
-    if broker == "rabbitmq":
-        return {"url": AMQP_URL, "prefix": f"mp{run}p{pid}"}
-    service_url, _, _ = parse_pulsar_url(PULSAR_URL)
-    tenant = f"mp{run}p{pid}"  # a tenant/namespace of its own per party
-    ensure_namespace(PULSAR_ADMIN_URL, tenant, "fl")
-    return {"url": f"{service_url}/{tenant}/fl", "prefix": f"p{pid}"}
-
-
-def _cluster_doc(pid: int, bus: dict[str, str], ports: dict[int, int], certs: Path) -> dict[str, Any]:
-    return {
-        "apiVersion": "silobridge.io/v1",
-        "kind": "Cluster",
-        "party": {"id": pid},
-        "bus": bus,
-        "pki": {"dir": str(certs)},
-        "router": {"host": "127.0.0.1", "port": ports[pid], "http_port": 0},
-        "routes": {o: {"host": "127.0.0.1", "port": ports[o]} for o in ports if o != pid},
-        "cluster_manager": {"http_port": 0},
-        "nodes": {"replicas": 1, "compute": "local", "workers": 2, "http_port": 0},
-        "flow": {"port": free_port()},
-        "serving": {"port": 0},
-        "observability": {"log_json": True},
-    }
-
-
-@dataclass
-class Deployment:
-    broker: str
-    clusters: dict[int, LocalCluster]
-
-    def flows(self) -> dict[str, str]:
-        return {role: _flow(self.clusters[pid]) for role, pid in ROLES.items()}
-
-
 @pytest.fixture(scope="module", params=BROKERS)
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     broker = request.param
-    root = Path(tmp_path_factory.mktemp(f"multiprocess-{broker}"))
-    certs = root / "certs"
-    pki.ensure_pki(certs, list(ROLES.values()))
-    ports = {pid: free_port() for pid in ROLES.values()}
-    run = uuid.uuid4().hex[:8]
-    started: dict[int, LocalCluster] = {}
-    try:
-        for pid in ROLES.values():
-            doc = _cluster_doc(pid, _bus(broker, run, pid), ports, certs)
-            spec = parse_cluster(doc, base_dir=root)
-            started[pid] = launch(local_plan(spec, data_dir=root / f"party-{pid}"), ready_timeout_s=90)
-        yield Deployment(broker, started)
-    finally:
-        codes = {pid: c.stop(grace_s=20) for pid, c in started.items()}
-        if broker == "rabbitmq":
-            _purge_rabbitmq([f"mp{run}p{pid}" for pid in ROLES.values()])
-    for pid, by_name in codes.items():
-        assert all(code == 0 for code in by_name.values()), f"party {pid} did not exit cleanly: {by_name}"
-
-
-def _purge_rabbitmq(prefixes: list[str]) -> None:
-    """Drop the queues the party processes declared (rabbitmqctl, when this host has it)."""
-    try:
-        out = subprocess.run(
-            ["rabbitmqctl", "list_queues", "-q", "name"], capture_output=True, text=True, timeout=30
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return
-    names = [q.strip() for q in out.splitlines() if any(q.strip().startswith(p + ".") for p in prefixes)]
-    for name in names:
-        subprocess.run(["rabbitmqctl", "delete_queue", name], capture_output=True, timeout=30)
-
-
-def _flow(cluster: LocalCluster) -> str:
-    return next(url for name, url in cluster.urls.items() if name.startswith("flow"))
+    with deployed(broker, Path(tmp_path_factory.mktemp(f"multiprocess-{broker}"))) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

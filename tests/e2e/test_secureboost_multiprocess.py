@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deployments import deployed
+from deployments import Deployment, deployed
 from jobs import model, submit_and_wait, task_summary
 from parties import ROLES, InProcessParties
-from test_multiprocess_brokers import Deployment, _upload
+from test_multiprocess_brokers import _upload
 from test_secureboost_job import _job
 
 from silobridge_cli import demo_data

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from deployments import deployed
+from deployments import Deployment, deployed
 from jobs import KEY_BITS, job_detail, model, submit_and_wait, task_summary
 from parties import InProcessParties
-from test_multiprocess_brokers import Deployment, _upload
+from test_multiprocess_brokers import _upload
 
 from silobridge.components import pipeline
 from silobridge.ml import metrics

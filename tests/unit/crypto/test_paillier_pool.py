@@ -57,6 +57,25 @@ def test_an_obfuscator_is_handed_out_once(keypair: tuple[PublicKey, PrivateKey])
     assert len(pool) == 0  # close forgets what was not handed out
 
 
+def test_the_fill_stops_at_the_jobs_demand(keypair: tuple[PublicKey, PrivateKey]) -> None:
+    """No obfuscators are made for a round after the last; a take beyond the demand still gets them."""
+    pool = ObfuscatorPool(keypair[0], 30, demand=50)
+    try:
+        pool.fill()
+        assert pool.wait_filled(120) and len(pool) == 30
+        assert len(pool.take(30)) == 30
+        pool.fill()
+        assert pool.wait_filled(120)
+        assert len(pool) == 20 and pool.made == 50  # 50 in all, not 60
+        assert len(pool.take(25)) == 25  # 5 made on demand
+        pool.fill()
+        assert pool.wait_filled(120) and len(pool) == 0 and pool.made == 55
+    finally:
+        pool.close()
+    with pytest.raises(CryptoError, match="demand"):
+        ObfuscatorPool(keypair[0], 1, demand=-1)
+
+
 def test_pool_refuses_other_keys_and_bad_sizes(
     keypair: tuple[PublicKey, PrivateKey], other_keypair: tuple[PublicKey, PrivateKey], pool: ObfuscatorPool
 ) -> None:

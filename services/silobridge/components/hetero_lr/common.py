@@ -201,8 +201,13 @@ def quarter(ctx: TaskContext, enc: Any) -> Any:
     return enc * 0.25 if engine(ctx) == "phe" else enc.mul(0.25, exponent=-1)  # 2 squarings: in-process
 
 
-def obfuscator_pool(ctx: TaskContext, pk: Any, capacity: int, rows: int) -> ObfuscatorPool | None:
+def obfuscator_pool(
+    ctx: TaskContext, pk: Any, capacity: int, rows: int, per_row: int = 1
+) -> ObfuscatorPool | None:
     """A bounded pool of this party's obfuscators, filled while it waits (fast engine only).
+
+    ``capacity`` is one batch's worth; the job takes ``per_row`` obfuscators per row and epoch, and
+    the pool stops filling there: none are made for an epoch after the last.
 
     A long job under a key of at most 1024 bits makes its obfuscators with 12-bit windows: a
     third fewer multiplications each, for a table of about 110 MB per worker built in about a second.
@@ -214,7 +219,7 @@ def obfuscator_pool(ctx: TaskContext, pk: Any, capacity: int, rows: int) -> Obfu
 
     if pk.bits <= WIDE_WINDOW_MAX_BITS and rows * int(ctx.param("epochs")) >= WIDE_WINDOW_MIN_OBFUSCATORS:
         pk = PublicKey(pk.n, window=12)  # the same key (equal, same fingerprint), its own base h
-    pool = ObfuscatorPool(pk, capacity, ctx.compute)
+    pool = ObfuscatorPool(pk, capacity, ctx.compute, demand=rows * per_row * int(ctx.param("epochs")))
     pool.fill()
     return pool
 

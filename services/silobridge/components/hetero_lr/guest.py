@@ -66,7 +66,9 @@ def train(ctx: TaskContext) -> TaskResult:
     w = initial(ctx, X.shape[1])
     losses: list[float] = []
     epochs = int(ctx.param("epochs"))
-    pool = obfuscator_pool(ctx, pk, largest_batch(table.rows, batch_size) * len(hosts), table.rows)
+    pool = obfuscator_pool(
+        ctx, pk, largest_batch(table.rows, batch_size) * len(hosts), table.rows, per_row=len(hosts)
+    )
     try:
         for epoch in range(epochs):
             opt.set_epoch(epoch)

@@ -41,10 +41,22 @@ NATIVE_FILL_BATCH = 512
 class ObfuscatorPool:
     """Up to ``capacity`` fresh obfuscators of ``public_key``, refilled by a background thread."""
 
-    def __init__(self, public_key: PublicKey, capacity: int, compute: ComputeBackend | None = None) -> None:
+    def __init__(
+        self,
+        public_key: PublicKey,
+        capacity: int,
+        compute: ComputeBackend | None = None,
+        *,
+        demand: int | None = None,
+    ) -> None:
+        """``demand``: how many obfuscators the job will take in all, if known; the background fill
+        stops there (no last batch made for a round that never comes), ``take`` still never runs short."""
         if not 1 <= capacity <= MAX_CAPACITY:
             raise CryptoError(f"obfuscator pool capacity must be in [1, {MAX_CAPACITY}], got {capacity}")
+        if demand is not None and demand < 0:
+            raise CryptoError(f"obfuscator demand must be non-negative, got {demand}")
         self.public_key, self.capacity, self.compute = public_key, capacity, compute
+        self.demand = demand
         self._ready: deque[mpz] = deque()
         self._lock = threading.Lock()
         self._filler: threading.Thread | None = None
@@ -89,6 +101,8 @@ class ObfuscatorPool:
         while not self._closed.is_set():
             with self._lock:
                 missing = self.capacity - len(self._ready)
+                if self.demand is not None:  # what the job has yet to take, less what is ready
+                    missing = min(missing, self.demand - self.handed_out - len(self._ready))
             if missing <= 0:
                 return
             if native.available():  # GIL-free: this thread, small batches, the backend stays free

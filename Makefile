@@ -144,11 +144,14 @@ bench: $(STAMP) bench-bus bench-secagg bench-sbt bench-serving bench-ray bench-r
 	$(PY) -m silobridge.bench
 
 # whole hetero_lr jobs with a per-phase breakdown, side by side with LR_BASELINE (a commit;
-# empty = none); bench-results/lr.{json,md}. LR_RUNS=breast:1024 for one run.
-LR_BASELINE ?= 74bd6c6
+# empty = none; the default is the tree before the native kernel); bench-results/lr.{json,md}.
+# LR_RUNS=breast:1024 for one run. LR_BACKEND: each party's compute backend, threads (the
+# node-manager's default) or processes; the baseline runs with processes.
+LR_BASELINE ?= da84554
 LR_RUNS ?= synth20k:1024,breast:1024,breast:2048
+LR_BACKEND ?= threads
 bench-lr: $(STAMP)
-	$(PY) -m silobridge.bench.lr_bench --baseline "$(LR_BASELINE)" --runs "$(LR_RUNS)"
+	$(PY) -m silobridge.bench.lr_bench --baseline "$(LR_BASELINE)" --runs "$(LR_RUNS)" --backend "$(LR_BACKEND)"
 
 # psi at PSI_ROWS ids per party (half shared): seconds and an exact-intersection check; bench-results/psi.json
 PSI_ROWS ?= 1000000

@@ -341,7 +341,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=("threads", "processes"),
         default="processes",
         help="each party's compute backend: worker processes, or a thread pool (the node-manager's "
-        "default compute_backend=local)",
+        "default compute_backend=local; with the native kernel, which releases the GIL, the cheaper one)",
+    )
+    parser.add_argument(
+        "--baseline-backend",
+        choices=("threads", "processes"),
+        default="processes",
+        help="the baseline's backend (processes: a pure-Python engine holds the GIL)",
     )
     parser.add_argument("--baseline", default="", help="git commit to measure side by side (empty: none)")
     parser.add_argument("--emit", default="", help=argparse.SUPPRESS)  # baseline subprocess: JSON here
@@ -371,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 base = {
                     "variant": "baseline",
                     "commit": args.baseline,
-                    **_baseline_run(tree, name, bits, args.workers, args.backend),
+                    **_baseline_run(tree, name, bits, args.workers, args.baseline_backend),
                 }
                 results["runs"].append(base)
                 _print_run(base)

@@ -290,15 +290,20 @@ def _host(ctx: TaskContext) -> TaskResult:
     # The guest's set is blinded and looked up part by part as it arrives; nothing leaves before
     # the check below.
     theirs, mine, seen = [], [], 0
+    matched = np.zeros(table.rows, dtype=bool)  # a host row matches one guest id at most
     for part in _recv_parts(ctx, "guest", "psi_guest_blinded", "blinded ids of the guest", ack=True):
         found = index.positions(_blind(scalar, part, ctx, "blinded ids of the guest"))
         hit = np.nonzero(found >= 0)[0]
+        rows = found[hit]
+        if matched[rows].any() or len(np.unique(rows)) != len(rows):
+            raise IntegrityError("the guest's blinded ids repeat a value: its ids are not distinct")
+        matched[rows] = True
         theirs.append(hit + seen)
-        mine.append(found[hit])
+        mine.append(rows)
         seen += len(part)
     del index
     pairs = np.stack([np.concatenate(theirs), np.concatenate(mine)], axis=1)
-    held = np.unique(pairs[:, 1])
+    held = np.nonzero(matched)[0]
     min_rows(ctx, len(held), "psi: the intersection")
     ctx.progress(0.8)
     _send_parts(ctx, "guest", "psi_host_matches", _framed(len(pairs), lambda a, b: pairs[a:b]))

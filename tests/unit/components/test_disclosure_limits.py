@@ -179,6 +179,23 @@ def test_a_guest_cannot_make_up_matches_by_repeating_reblinded_ids() -> None:
     assert "psi_host_matches" not in _sent(run, 2, 1)
 
 
+def test_a_guest_that_repeats_its_blinded_ids_is_refused_before_matches_leave() -> None:
+    """Each host row matches one guest id at most: repeats are refused, so a guest cannot make the
+    host collect more matches than it has rows."""
+
+    def repeat(ctx: TaskContext, points: np.ndarray) -> np.ndarray:
+        return np.repeat(points[:1], len(points), axis=0)
+
+    run = run_component(
+        _with("psi", guest=tampering(psi_guest, "psi_guest_blinded", repeat)),
+        {"guest": [1], "host": [2]},
+        inputs={1: {"data": _guest_table([f"c{i}" for i in range(100)])}, 2: {"data": _host_table(200)}},
+    )
+    assert isinstance(run.errors[2], IntegrityError)
+    assert "repeat a value" in str(run.errors[2])
+    assert "psi_host_matches" not in _sent(run, 2, 1)
+
+
 # ----- hetero LR: the host checks the training plan (which rows each batch aggregates) ----------
 
 

@@ -31,7 +31,9 @@ from silobridge.compute.placement import NODE_RESOURCE_UNITS, node_resource
 from silobridge.errors import InvalidInput, RetryableError
 
 LOOPBACK = "127.0.0.1"
-RAY_START = ["ray", "start", "--block", "--disable-usage-stats"]
+# Workers on ports the OS picks: `ray start` otherwise takes 10002-19999 for them, where the party's
+# own services may listen (and two parties' Ray nodes on one host would share the range).
+RAY_START = ["ray", "start", "--block", "--disable-usage-stats", "--min-worker-port=0", "--max-worker-port=0"]
 # A raylet's socket path must fit in 107 bytes; Ray appends ~60 characters to the temp dir.
 MAX_TEMP_DIR_CHARS = 40
 NODE_LOST_AFTER_S = 4
@@ -69,10 +71,12 @@ def head_argv(
     *,
     dashboard_port: int,
     agent_port: int,
+    client_port: int,
     host: str = LOOPBACK,
 ) -> list[str]:
     """The head: GCS and the state API (dashboard on the loopback), no CPUs, so no task lands there.
-    Every Ray process on a host needs its own agent port (Ray's default, 52365, is one per host)."""
+    Every Ray process on a host needs its own agent port (Ray's default, 52365, is one per host),
+    and every head its own Ray Client port (default 10001)."""
     return [
         *RAY_START,
         "--head",
@@ -84,6 +88,7 @@ def head_argv(
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={dashboard_port}",
         f"--dashboard-agent-listen-port={agent_port}",
+        f"--ray-client-server-port={client_port}",
     ]
 
 
@@ -173,7 +178,13 @@ class LocalRayCluster:
             write_token(Path(self.token_file))
         temp = self.temp_dir("h")
         self.head = self._spawn(
-            head_argv(self.port, temp, dashboard_port=self.dashboard_port, agent_port=free_port()),
+            head_argv(
+                self.port,
+                temp,
+                dashboard_port=self.dashboard_port,
+                agent_port=free_port(),
+                client_port=free_port(),
+            ),
             temp,
             "head",
         )

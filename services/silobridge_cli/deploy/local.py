@@ -104,8 +104,8 @@ def local_plan(spec: ClusterSpec, *, data_dir: Path | None = None) -> dict[str, 
 
 # ----- the party's Ray cluster on this host ------------------------------------------------------
 # With ray.head, the head (no CPUs) and one Ray node per node-manager run as processes of the plan.
-# Ports next to ray.port: dashboard (state API, loopback) +1, the head's agent +2, node i's agent
-# +3+i; every other Ray port is picked by Ray. All of them are bound to the party's token file.
+# Ports next to ray.port: dashboard (state API, loopback) +1, the head's agent +2, its Ray Client
+# server +3, node i's agent +4+i; every other Ray port (workers included) is picked by the OS. All of them are bound to the party's token file.
 
 
 def ray_temp_dir(spec: ClusterSpec, name: str) -> str:
@@ -128,7 +128,9 @@ def ray_processes(spec: ClusterSpec, root: Path) -> list[dict[str, Any]]:
     out = [
         {
             "name": "ray-head",
-            "argv": head_argv(port, head_dir, dashboard_port=port + 1, agent_port=port + 2),
+            "argv": head_argv(
+                port, head_dir, dashboard_port=port + 1, agent_port=port + 2, client_port=port + 3
+            ),
             "env": env,
             "ready": {"tcp": f"{LOCAL_HTTP_HOST}:{port}"},
         }
@@ -139,7 +141,7 @@ def ray_processes(spec: ClusterSpec, root: Path) -> list[dict[str, Any]]:
     for i in range(int(spec.section("nodes")["replicas"])):
         temp = ray_temp_dir(spec, f"n{i}")
         argv = node_argv(
-            f"{LOCAL_HTTP_HOST}:{port}", svc.node_id(spec, i), temp, agent_port=port + 3 + i, cpus=cpus
+            f"{LOCAL_HTTP_HOST}:{port}", svc.node_id(spec, i), temp, agent_port=port + 4 + i, cpus=cpus
         )
         out.append(
             {"name": f"ray-node-{i}", "argv": argv, "env": env, "ready": {"file": str(node_ready_file(temp))}}

@@ -48,8 +48,10 @@ def test_bad_placements_are_refused() -> None:
 
 
 def test_ray_command_lines_of_a_party_cluster() -> None:
-    head = head_argv(6390, "/tmp/sbray-1/h", dashboard_port=6391, agent_port=6392)
+    head = head_argv(6390, "/tmp/sbray-1/h", dashboard_port=6391, agent_port=6392, client_port=6393)
     assert "--head" in head and "--num-cpus=0" in head and "--dashboard-host=127.0.0.1" in head
+    # workers on OS-picked ports, not ray start's 10002-19999 where the party's services listen
+    assert {"--min-worker-port=0", "--max-worker-port=0"} <= set(head)
     node = node_argv("127.0.0.1:6390", "n7", "/tmp/sbray-1/n0", agent_port=6393, cpus=1)
     flags = dict(w.split("=", 1) for w in node if "=" in w)
     assert json.loads(flags["--resources"]) == {node_resource("n7"): 1024}

@@ -58,10 +58,15 @@ def test_port_offset_shifts_every_port_the_party_listens_on(tmp_path: Path) -> N
     assert ready["flow"] == {"http": "127.0.0.1:10380", "path": "/readyz"}
     assert ready["ray-head"] == {"tcp": "127.0.0.1:7379"}
     assert "--port=7379" in plan["processes"][0]["argv"]
-    # the Ray ports this plan fixes follow ray.port: dashboard +1, agents +2 (head) and +3+i (nodes)
+    # the Ray ports this plan fixes follow ray.port: dashboard +1, agents +2 (head) and +4+i (nodes),
+    # the head's Ray Client server +3
     argv = {p["name"]: p["argv"] for p in plan["processes"]}
-    assert {"--dashboard-port=7380", "--dashboard-agent-listen-port=7381"} <= set(argv["ray-head"])
-    assert "--dashboard-agent-listen-port=7383" in argv["ray-node-1"]
+    assert {
+        "--dashboard-port=7380",
+        "--dashboard-agent-listen-port=7381",
+        "--ray-client-server-port=7382",
+    } <= set(argv["ray-head"])
+    assert "--dashboard-agent-listen-port=7384" in argv["ray-node-1"]
     assert env["node-manager-0"]["SILOBRIDGE_RAY_ADDRESS"] == "127.0.0.1:7379"
     assert plan["endpoints"]["router-grpc"] == "0.0.0.0:10370"
     # the peers' ports are theirs: untouched

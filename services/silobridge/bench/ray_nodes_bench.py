@@ -76,9 +76,12 @@ def run(
                 tasks = sum(b.locality.tasks for b in backends)
                 local = sum(b.locality.local for b in backends)
                 by_node: dict[str, int] = {}
+                busy: dict[str, float] = {}
                 for b in backends:
                     for n, c in b.locality.by_node.items():
                         by_node[n] = by_node.get(n, 0) + c
+                    for n, sec in b.locality.busy_s.items():
+                        busy[n] = round(busy.get(n, 0.0) + sec, 2)
                 run_out = {
                     "nodes": len(nodes),
                     "round": r + 1,
@@ -88,6 +91,8 @@ def run(
                     "placed_tasks": tasks,
                     "locality_share": round(local / tasks, 4) if tasks else None,
                     "tasks_by_node": by_node,
+                    # seconds the placed tasks ran on each node: the part of the epoch Ray spreads
+                    "task_s_by_node": busy,
                     "load_before": load,
                     "load_after": machine.loadavg(),
                 }
@@ -125,13 +130,14 @@ def markdown(results: dict[str, Any]) -> str:
         f"{s['rows']} x {s['features']}, {s['key_bits']}-bit keys, batch {s['batch_size']}, "
         f"{s['cpus_per_node']} CPU per Ray node, {s['rounds']} round(s)",
         "",
-        "| round | nodes | epoch s | AUC | placed tasks | locality | tasks by node | load before/after |",
-        "|---|---|---|---|---|---|---|---|",
+        "| round | nodes | epoch s | AUC | placed tasks | locality | tasks by node | task s by node | load before/after |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
         lines.append(
             f"| {r['round']} | {r['nodes']} | {r['epoch_s']} | {r['auc']} | {r['placed_tasks']} | "
-            f"{r['locality_share']} | {r['tasks_by_node']} | {r['load_before']} / {r['load_after']} |"
+            f"{r['locality_share']} | {r['tasks_by_node']} | {r['task_s_by_node']} | "
+            f"{r['load_before']} / {r['load_after']} |"
         )
     lines += [
         "",

@@ -14,8 +14,10 @@ with :class:`PartitionLost` naming the node and the partition.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -43,9 +45,11 @@ def _call(fn: Callable[[Any], Any], item: Any) -> Any:
 _remote_call = ray.remote(_call)
 
 
-def _placed_call(fn: Callable[[Any], Any], item: Any) -> tuple[str, Any]:
-    """``fn(item)`` and the Ray node it ran on (for the locality count)."""
-    return ray.get_runtime_context().get_node_id(), fn(item)
+def _placed_call(fn: Callable[[Any], Any], item: Any) -> tuple[str, float, Any]:
+    """``fn(item)``, the Ray node it ran on and its seconds there (for the locality count)."""
+    t0 = time.perf_counter()
+    value = fn(item)
+    return ray.get_runtime_context().get_node_id(), time.perf_counter() - t0, value
 
 
 # No retry by Ray: a lost node must surface here, where replicas and the error are decided.
@@ -66,12 +70,14 @@ class PartitionLost(RetryableError):
 
 
 class Locality:
-    """Tasks placed by a Placement, and how many ran on a node holding their partition."""
+    """Tasks placed by a Placement, how many ran on a node holding their partition, and the
+    seconds they ran per node (how much of a job is on the nodes at all)."""
 
     def __init__(self) -> None:
         self.tasks = 0
         self.local = 0
         self.by_node: dict[str, int] = {}
+        self.busy_s: dict[str, float] = {}
         self.retried = 0
 
     @property
@@ -84,6 +90,7 @@ class Locality:
             "local": self.local,
             "share": round(self.share, 4),
             "by_node": dict(self.by_node),
+            "busy_s": {n: round(v, 3) for n, v in self.busy_s.items()},
             "retried": self.retried,
         }
 
@@ -178,28 +185,40 @@ class RayBackend(ComputeBackend):
         places = placement.for_chunks(len(items))
         name = getattr(fn, "__name__", type(fn).__name__)
         live = self._ray_nodes()
+        known = dict(live)  # every Ray node id seen, the lost ones too (for the locality count)
         tried: list[set[str]] = [set() for _ in items]
-        refs = [self._submit(fn, items[i], places[i], live, tried[i], name, None) for i in range(len(items))]
+        refs: list[tuple[str, Any]] = []
         results: list[Any] = []
-        for i in range(len(items)):
-            while True:
-                node_id, ref = refs[i]
-                try:
-                    ran_on, value = ray.get(ref)
-                    break
-                except ray.exceptions.RayTaskError as exc:
-                    if isinstance(getattr(exc, "cause", None), SilobridgeError):
-                        raise exc.cause from None
-                    raise
-                except _NODE_LOSS as exc:
-                    live = self._ray_nodes()
-                    live.pop(node_id, None)  # the GCS may not have noticed yet
-                    refs[i] = self._submit(fn, items[i], places[i], live, tried[i], name, (node_id, exc))
-                    self.locality.retried += 1
-            results.append(value)
-            self.locality.tasks += 1
-            self.locality.local += ran_on in {live.get(n) for n in places[i].nodes()}
-            self.locality.by_node[node_id] = self.locality.by_node.get(node_id, 0) + 1
+        try:
+            refs = [
+                self._submit(fn, items[i], places[i], live, tried[i], name, None) for i in range(len(items))
+            ]
+            for i in range(len(items)):
+                while True:
+                    node_id, ref = refs[i]
+                    try:
+                        ran_on, busy, value = ray.get(ref)
+                        break
+                    except ray.exceptions.RayTaskError as exc:
+                        if isinstance(getattr(exc, "cause", None), SilobridgeError):
+                            raise exc.cause from None
+                        raise
+                    except _NODE_LOSS as exc:
+                        live = self._ray_nodes()
+                        known |= live
+                        live.pop(node_id, None)  # the GCS may not have noticed yet
+                        refs[i] = self._submit(fn, items[i], places[i], live, tried[i], name, (node_id, exc))
+                        self.locality.retried += 1
+                results.append(value)
+                self.locality.tasks += 1
+                self.locality.local += ran_on in {known.get(n) for n in places[i].nodes()}
+                self.locality.by_node[node_id] = self.locality.by_node.get(node_id, 0) + 1
+                self.locality.busy_s[node_id] = self.locality.busy_s.get(node_id, 0.0) + busy
+        except BaseException:
+            for _, ref in refs[len(results) :]:  # the map failed: stop what is still running
+                with contextlib.suppress(ray.exceptions.RayError, ValueError, TypeError):
+                    ray.cancel(ref, force=True)
+            raise
         return results
 
     def _submit(

@@ -156,11 +156,11 @@ int sb_fixed_base_pow(const mp_limb_t *m, mp_size_t k, const mp_limb_t *table, i
     return 0;
 }
 
-/* Window width minimising term insertions plus bucket combination (two signs) per column. */
-static int choose_window(size_t n_terms, int bits) {
+/* Window width (at most max_w) minimising term insertions plus bucket combination (two signs). */
+static int choose_window(size_t n_terms, int bits, int max_w) {
     int best = 1;
     double best_cost = 1e300;
-    for (int w = 1; w <= 16; w++) {
+    for (int w = 1; w <= max_w; w++) {
         double windows = (double)((bits + w - 1) / w);
         double cost = windows * ((double)n_terms + 4.0 * (double)((size_t)1 << w));
         if (cost < best_cost) {
@@ -252,7 +252,7 @@ int sb_msm(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_limb_t
             set_one(r, k);
             continue;
         }
-        int w = choose_window(n, bits);
+        int w = choose_window(n, bits, 16);
         size_t size = (size_t)1 << w;
         free(buckets);
         free(full);
@@ -342,6 +342,8 @@ int sb_mulmod(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k, const mp_lim
 #define SB_IFMA 1
 #define IFMA_TARGET __attribute__((target("avx512f,avx512ifma")))
 #define MASK52 ((uint64_t)0xFFFFFFFFFFFFFull)
+/* eight lanes of 2 * 2**12 buckets: 21 MB for a 1024-bit key, 41 MB for 2048 (2**16 would be 16x) */
+#define IFMA_MAX_WINDOW 12
 
 int sb_ifma_supported(void) {
     __builtin_cpu_init();
@@ -611,7 +613,7 @@ IFMA_TARGET int sb_ifma_msm(const mp_limb_t *m, const mp_limb_t *r2, mp_size_t k
             for (size_t l = 0; l < width; l++) set_one(out + (j0 + l) * kk, k);
             continue;
         }
-        int w = choose_window(n, bits);
+        int w = choose_window(n, bits, IFMA_MAX_WINDOW);
         size_t size = (size_t)1 << w, slots = 2 * size; /* [0, size): positive digits, then negative */
         free(buckets);
         buckets = malloc(sizeof(uint64_t) * 8 * slots * LL); /* lane l, slot s, limb j: ((l*slots+s)*L+j) */

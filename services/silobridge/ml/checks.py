@@ -35,7 +35,7 @@ def binary_label(table: Table, ctx: TaskContext) -> np.ndarray:
     return y
 
 
-FINGERPRINT_ROWS = 1 << 20  # ids fingerprinted at a time (bounds the temporary arrays)
+FINGERPRINT_ROWS = 1 << 16  # ids fingerprinted at a time: 2 MiB of temporaries for 15-byte ids
 
 
 def _fingerprints(ids: np.ndarray, a: int, b: int) -> np.ndarray:

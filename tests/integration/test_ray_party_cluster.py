@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def cluster() -> Iterator[LocalRayCluster]:
     c = LocalRayCluster(token=False).start()  # ray is imported already here
     try:
         temp = c.add_node("a")
-        for node in ("b", "c", "d"):
+        for node in ("b", "c", "d", "e"):
             c.add_node(node)
         os.environ.update(c.env)
         from silobridge.compute.ray_backend import RayBackend
@@ -53,9 +54,9 @@ def test_a_node_managers_process_runs_on_its_own_node(cluster: LocalRayCluster) 
     assert ray.get_runtime_context().get_node_id() == _ray_node_ids()["a"]
     resources = ray.cluster_resources()
     assert {k for k in resources if k.startswith("silobridge_node_")} == {
-        f"silobridge_node_{n}" for n in "abcd"
+        f"silobridge_node_{n}" for n in "abcde"
     }
-    assert resources["CPU"] == 4  # one per node, none on the head
+    assert resources["CPU"] == 5  # one per node, none on the head
 
 
 def test_encryption_runs_on_the_nodes_holding_the_partitions(cluster: LocalRayCluster) -> None:
@@ -87,25 +88,44 @@ def test_encryption_runs_on_the_nodes_holding_the_partitions(cluster: LocalRayCl
     assert {nodes[t.name.rsplit("@", 1)[1][:-1]] for t in placed} == {nodes["a"], nodes["b"]}
 
 
-def test_hetero_lr_on_two_nodes_gives_the_single_process_model(cluster: LocalRayCluster) -> None:
+LR_ROWS = 600
+LR_ARGS = {"key_bits": 1024, "batch_size": 300, "workers": 2}
+
+
+@pytest.fixture(scope="module")
+def lr_single_process() -> dict[str, Any]:
+    """One hetero_lr epoch as the single-process party on this 2-core host runs it: 2 local
+    workers, so 2 chunks as on 2 nodes."""
+    from silobridge.bench.hetero_lr_epoch import make_tables, run_epoch
+
+    return run_epoch(*make_tables(LR_ROWS, 10), "fast", **LR_ARGS)
+
+
+def _lr_on_ray(placement: Placement) -> tuple[dict[str, Any], list[Any]]:
     from silobridge.bench.hetero_lr_epoch import make_tables, run_epoch
     from silobridge.compute.ray_backend import RayBackend
 
-    guest, host = make_tables(600, 10)
-    kwargs = {"key_bits": 1024, "batch_size": 300}
-    # the single-process party on this 2-core host: 2 local workers, so 2 chunks as on 2 nodes
-    local = run_epoch(guest, host, "fast", workers=2, **kwargs)
     backends: list[RayBackend] = []
 
     def make() -> RayBackend:
-        backends.append(RayBackend(placement=Placement.spread(guest.rows, ["a", "b"])))
+        backends.append(RayBackend(placement=placement))
         return backends[-1]
 
-    on_ray = run_epoch(guest, host, "fast", workers=2, make_compute=make, **kwargs)
-    assert on_ray["auc"] == local["auc"]
-    # same model: the weights differ by ~1e-12 between runs with different chunk timing (float
-    # sums in the engine), far below the fixed-point precision of the encrypted values
-    np.testing.assert_allclose(on_ray["weights"], local["weights"], rtol=0, atol=1e-9)
+    return run_epoch(*make_tables(LR_ROWS, 10), "fast", make_compute=make, **LR_ARGS), backends
+
+
+def _same_model(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert a["auc"] == b["auc"]
+    # the weights differ by ~1e-12 between runs with different chunk timing (float sums in the
+    # engine), far below the fixed-point precision of the encrypted values
+    np.testing.assert_allclose(a["weights"], b["weights"], rtol=0, atol=1e-9)
+
+
+def test_hetero_lr_on_two_nodes_gives_the_single_process_model(
+    cluster: LocalRayCluster, lr_single_process: dict[str, Any]
+) -> None:
+    on_ray, backends = _lr_on_ray(Placement.spread(LR_ROWS, ["a", "b"]))
+    _same_model(on_ray, lr_single_process)
     assert sum(b.locality.tasks for b in backends) > 0
     assert all(b.locality.share == 1.0 for b in backends)
     assert {n for b in backends for n in b.locality.by_node} == {"a", "b"}
@@ -120,8 +140,30 @@ def test_a_replicated_partition_survives_its_lost_node(cluster: LocalRayCluster)
     assert backend.map(time.sleep, [3.0, 3.0]) == [None, None]
     assert time.monotonic() - t0 < 30
     # the killed node's chunks ran again on b, which holds the replica
-    assert backend.locality.retried >= 1
+    assert backend.locality.retried >= 1 and backend.locality.on_replica >= 1
     assert backend.locality.share == 1.0
+
+
+def test_a_replicated_job_survives_a_lost_node_with_the_same_model(
+    cluster: LocalRayCluster, lr_single_process: dict[str, Any]
+) -> None:
+    """Node e is killed 0.5 s into the job (its epoch has several batches after that): the work of
+    its partition goes on at b, which holds the replica, and the model is the same."""
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        cluster.kill_node("e")
+        killed_at.append(time.monotonic())
+
+    timer = threading.Timer(0.5, kill)
+    timer.start()
+    on_ray, backends = _lr_on_ray(Placement.spread(LR_ROWS, ["e", "b"], replicas=1))
+    ended_at = time.monotonic()
+    timer.join()
+    assert killed_at and killed_at[0] < ended_at  # e was lost while the job ran
+    _same_model(on_ray, lr_single_process)
+    assert sum(b.locality.on_replica for b in backends) >= 1  # e's partition went on at b
+    assert all(b.locality.share == 1.0 for b in backends)
 
 
 def test_an_unreplicated_partition_fails_at_once_naming_node_and_partition(cluster: LocalRayCluster) -> None:

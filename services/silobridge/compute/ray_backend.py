@@ -70,8 +70,8 @@ class PartitionLost(RetryableError):
 
 
 class Locality:
-    """Tasks placed by a Placement, how many ran on a node holding their partition, and the
-    seconds they ran per node (how much of a job is on the nodes at all)."""
+    """Tasks placed by a Placement: how many ran on a node holding their partition, how many on a
+    replica holder (their holder lost), and the seconds they ran per node."""
 
     def __init__(self) -> None:
         self.tasks = 0
@@ -79,6 +79,7 @@ class Locality:
         self.by_node: dict[str, int] = {}
         self.busy_s: dict[str, float] = {}
         self.retried = 0
+        self.on_replica = 0
 
     @property
     def share(self) -> float:
@@ -92,6 +93,7 @@ class Locality:
             "by_node": dict(self.by_node),
             "busy_s": {n: round(v, 3) for n, v in self.busy_s.items()},
             "retried": self.retried,
+            "on_replica": self.on_replica,
         }
 
 
@@ -213,6 +215,7 @@ class RayBackend(ComputeBackend):
                 self.locality.tasks += 1
                 self.locality.local += ran_on in {known.get(n) for n in places[i].nodes()}
                 self.locality.by_node[node_id] = self.locality.by_node.get(node_id, 0) + 1
+                self.locality.on_replica += node_id != places[i].node_id
                 self.locality.busy_s[node_id] = self.locality.busy_s.get(node_id, 0.0) + busy
         except BaseException:
             for _, ref in refs[len(results) :]:  # the map failed: stop what is still running

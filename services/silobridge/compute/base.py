@@ -17,6 +17,10 @@ R = TypeVar("R")
 
 class ComputeBackend(abc.ABC):
     name: str = "abstract"
+    #: Work runs on this machine, beside the caller (threads or local processes). False for a
+    #: backend that places work on the party's nodes (Ray): then every CPU-heavy step must go
+    #: through :meth:`map`, or it would run outside the nodes' CPU budget, on the driver's host.
+    runs_in_process: bool = True
 
     @property
     @abc.abstractmethod

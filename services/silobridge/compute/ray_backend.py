@@ -99,6 +99,7 @@ class Locality:
 
 class RayBackend(ComputeBackend):
     name = "ray"
+    runs_in_process = False
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ import pytest
 
 from silobridge.compute.local import LocalBackend
 from silobridge.crypto import EncryptedVector, PrivateKey, PublicKey
-from silobridge.crypto.paillier import encoding
+from silobridge.crypto.paillier import encoding, native
 from silobridge.crypto.paillier.pool import ObfuscatorPool
 from silobridge.errors import CryptoError
 
@@ -74,6 +74,40 @@ def test_the_fill_stops_at_the_jobs_demand(keypair: tuple[PublicKey, PrivateKey]
         pool.close()
     with pytest.raises(CryptoError, match="demand"):
         ObfuscatorPool(keypair[0], 1, demand=-1)
+
+
+class _Placed(LocalBackend):
+    """A backend that places work on the party's nodes, as Ray does: counts the items it ran."""
+
+    runs_in_process = False
+
+    def __init__(self) -> None:
+        super().__init__(2)
+        self.items = 0
+
+    def map(self, fn, items):  # type: ignore[no-untyped-def]
+        self.items += len(items)
+        return super().map(fn, items)
+
+
+@pytest.mark.parametrize("placed", [True, False], ids=["ray-like", "in-process"])
+def test_a_placing_backend_makes_the_background_fill_too(
+    keypair: tuple[PublicKey, PrivateKey], placed: bool
+) -> None:
+    """With Ray the fill must run on the nodes (their CPU budget), not in a thread of the driver;
+    an in-process backend leaves it to the pool's own thread when the native kernel is there."""
+    backend = _Placed()
+    backend.runs_in_process = not placed
+    pool = ObfuscatorPool(keypair[0], 40, backend)
+    try:
+        pool.fill()
+        assert pool.wait_filled(120) and len(pool) == 40
+    finally:
+        pool.close()
+    if placed or not native.available():
+        assert backend.items > 0
+    else:
+        assert backend.items == 0
 
 
 def test_pool_refuses_other_keys_and_bad_sizes(

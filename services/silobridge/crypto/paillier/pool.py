@@ -16,9 +16,12 @@ Guarantees, the same as for obfuscators made on the spot (see ``docs/crypto.md``
 When the pool runs short, :meth:`take` makes the rest at once, so a pool only changes when the
 work is done, never the result's distribution.
 
-With the native kernel (which releases the GIL) the background fill runs in the pool's own thread,
-in batches of ``NATIVE_FILL_BATCH``, and leaves the compute backend to the critical path: a
-``take`` or a product submitted while the pool fills no longer queues behind a fill chunk.
+With the native kernel (which releases the GIL) and a backend that runs beside the caller, the
+background fill runs in the pool's own thread, in batches of ``NATIVE_FILL_BATCH``, and leaves the
+compute backend to the critical path: a ``take`` or a product submitted while the pool fills no
+longer queues behind a fill chunk. With a backend that places work on the party's nodes (Ray), the
+fill goes through the backend like all other work: in its own thread it would take a core of the
+driver's host that no node's CPU budget counts.
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ class ObfuscatorPool:
                     missing = min(missing, self.demand - self.handed_out - len(self._ready))
             if missing <= 0:
                 return
-            if native.available():  # GIL-free: this thread, small batches, the backend stays free
+            if native.available() and (self.compute is None or self.compute.runs_in_process):
+                # GIL-free: this thread, small batches, the backend stays free
                 ys = self._make(min(missing, NATIVE_FILL_BATCH), background=True)
             else:
                 ys = self._make(min(missing, FILL_BATCH))

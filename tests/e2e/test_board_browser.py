@@ -38,6 +38,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "board"
 JOB_ID = "board-e2e"
 TASKS = ("reader_0", "psi_0", "hetero_lr_0", "evaluation_0")
 EPOCHS = 8
+# The job must train for several of the board's 2 s polls for its curve to be seen growing: with the
+# native Paillier kernel, 8 full-batch epochs at 1024 bits take about a second. 2048-bit keys and
+# batches of 64 rows (8 a epoch) make it 64 rounds of the heavier crypto: 10-20 s on 2 cores.
+TRAINING = {"key_bits": 2048, "batch_size": 64}
 # Every peer may run anything, but an operator approves each proposal first.
 HOLD_ALL: dict[str, Any] = {
     "default": "deny",
@@ -147,7 +151,7 @@ def test_the_board_follows_a_job_from_approval_to_its_curves(parties: InProcessP
     guest.page.goto(f"{guest_url}/board#token={parties.token('guest')}&job={JOB_ID}")
     host.page.goto(f"{host_url}/board#token={parties.token('host')}")
 
-    job = vertical_job(epochs=EPOCHS, early_stop=False)
+    job = vertical_job(epochs=EPOCHS, early_stop=False, **TRAINING)
     job["job_id"] = JOB_ID
     allow_everywhere(job)  # what submit does first: then the host's operator must approve
     install_policy(host_url, HOLD_ALL)

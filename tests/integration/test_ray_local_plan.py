@@ -31,7 +31,15 @@ settings = load_settings(NodeManagerSettings, dict(os.environ))
 compute = NodeManagerService._make_compute(types.SimpleNamespace(settings=settings, node_id=settings.node_id))
 out = compute.map(abs, [-1, -2])
 ran_on = compute.map(lambda _: ray.get_runtime_context().get_node_id(), [0, 1, 2])
-nodes = {r: n["NodeID"] for n in ray.nodes() if n["Alive"] for r in n["Resources"] if r.startswith("silobridge_node_")}
+# The launcher waits for each node's raylet socket, not for the head to list the node as alive:
+# another node may still be registering when this process starts, so wait for both (60 s at most).
+import time
+deadline = time.monotonic() + 60
+while True:
+    nodes = {r: n["NodeID"] for n in ray.nodes() if n["Alive"] for r in n["Resources"] if r.startswith("silobridge_node_")}
+    if len(nodes) >= 2 or time.monotonic() > deadline:
+        break
+    time.sleep(0.5)
 print(json.dumps({"out": out, "driver": ray.get_runtime_context().get_node_id(), "nodes": nodes, "ran_on": ran_on,
                   "mine": f"silobridge_node_{settings.node_id}"}))
 """
